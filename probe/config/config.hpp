@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probe/core/target.hpp"
+
+namespace reachprobe::config {
+
+struct DnsSettings {
+  std::vector<std::string> servers;  // "IP" or "IP:PORT"; empty: /etc/resolv.conf
+};
+
+struct KubernetesSettings {
+  std::string api_server;  // default from KUBERNETES_SERVICE_HOST/_PORT
+  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  std::string namespace_name;
+  std::string pod_name;
+};
+
+struct Config {
+  std::chrono::nanoseconds interval = std::chrono::seconds(10);
+  std::chrono::nanoseconds timeout = std::chrono::seconds(2);
+  std::string listen = "0.0.0.0:9754";
+  DnsSettings dns;
+  KubernetesSettings kubernetes;
+  std::vector<Target> targets;
+};
+
+// A problem in a config, reported as `PATH:LINE:COLUMN: message` (1-based).
+struct ConfigError {
+  std::string path;
+  int line = 0;
+  int column = 0;
+  std::string message;
+
+  std::string to_string() const;
+};
+
+// Looks up an environment variable; injectable so tests never depend on the real one.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup system_env();
+
+struct LoadResult {
+  std::optional<Config> config;     // set if and only if errors is empty
+  std::vector<ConfigError> errors;  // every problem found, in file order
+};
+
+LoadResult load_config_file(const std::string& path, const EnvLookup& env = system_env());
+LoadResult load_config_string(std::string_view yaml, const std::string& path,
+                              const EnvLookup& env = system_env());
+
+}  // namespace reachprobe::config

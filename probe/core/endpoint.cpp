@@ -1,0 +1,46 @@
+#include "probe/core/endpoint.hpp"
+
+namespace reachprobe {
+
+std::string Endpoint::key() const {
+  std::string k = target->name;
+  k += '\x1f';
+  k += to_string(target->type);
+  k += '\x1f';
+  k += label;
+  return k;
+}
+
+std::string join_host_port(const std::string& host, std::uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::vector<Endpoint> expand_endpoints(const std::vector<std::shared_ptr<const Target>>& targets) {
+  std::vector<Endpoint> out;
+  for (const auto& t : targets) {
+    switch (t->type) {
+      case ProbeType::Tcp:
+      case ProbeType::Tls:
+        for (const auto& h : t->hosts) {
+          for (auto p : t->ports) out.push_back(Endpoint{t, h, p, join_host_port(h, p)});
+        }
+        break;
+      case ProbeType::Dns:
+        out.push_back(Endpoint{t, t->query, 0, t->query});
+        break;
+      case ProbeType::Http:
+        out.push_back(Endpoint{t, "", 0, t->url});
+        break;
+      case ProbeType::Inbound:
+        for (auto p : t->ports) out.push_back(Endpoint{t, "", p, ":" + std::to_string(p)});
+        break;
+      case ProbeType::Kubelet:
+        out.push_back(Endpoint{t, "", 10250, ":10250"});
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace reachprobe

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probe/core/target.hpp"
+
+namespace reachprobe {
+
+// One thing that is probed on its own schedule and has its own series: a host x port of a
+// tcp/tls target, the URL of an http target, the query of a dns target.
+struct Endpoint {
+  std::shared_ptr<const Target> target;
+  std::string host;  // a name or an IP literal; empty where the type has none
+  std::uint16_t port = 0;
+  std::string label;  // the `endpoint` label value: "host:port", the URL, the query name
+
+  const std::string& target_name() const { return target->name; }
+  ProbeType type() const { return target->type; }
+  // Identity across reloads: same target name, type and endpoint label.
+  std::string key() const;
+};
+
+// "host:port", with IPv6 literals bracketed.
+std::string join_host_port(const std::string& host, std::uint16_t port);
+
+// Every endpoint of every target, in config order.
+std::vector<Endpoint> expand_endpoints(const std::vector<std::shared_ptr<const Target>>& targets);
+
+}  // namespace reachprobe

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "probe/core/outcome.hpp"
+#include "probe/core/phase.hpp"
+
+namespace reachprobe {
+
+using Clock = std::chrono::steady_clock;
+using Duration = std::chrono::nanoseconds;
+
+// What one probe of one endpoint found. A plain value: probers produce it, sinks consume
+// it, nobody needs to know who made it.
+struct ProbeResult {
+  Outcome outcome = Outcome::Error;
+  // Latency of each phase that took place; a failed phase keeps the time until failure.
+  std::array<std::optional<Duration>, kPhaseCount> phases{};
+  // The IP actually contacted ("10.0.0.1:443" form is built by the sink), empty if none.
+  std::string address;
+  // Why, in words an operator can act on; empty for ok.
+  std::string message;
+
+  bool ok() const { return outcome == Outcome::Ok; }
+  std::optional<Duration> phase(Phase p) const { return phases[static_cast<std::size_t>(p)]; }
+  void set_phase(Phase p, Duration d) { phases[static_cast<std::size_t>(p)] = d; }
+};
+
+}  // namespace reachprobe

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace reachprobe {
+
+enum class ProbeType { Tcp, Dns, Tls, Http, Inbound, Kubelet };
+
+constexpr std::string_view to_string(ProbeType type) {
+  switch (type) {
+    case ProbeType::Tcp: return "tcp";
+    case ProbeType::Dns: return "dns";
+    case ProbeType::Tls: return "tls";
+    case ProbeType::Http: return "http";
+    case ProbeType::Inbound: return "inbound";
+    case ProbeType::Kubelet: return "kubelet";
+  }
+  return "tcp";
+}
+
+struct TlsOptions {
+  std::string server_name;  // empty: the host being probed
+  std::string ca_file;      // empty: the system trust store
+  bool insecure_skip_verify = false;
+};
+
+// Checks a dns probe makes on its answer beyond "there is one".
+struct DnsExpect {
+  std::optional<std::size_t> min_answers;
+  std::vector<std::string> contains;
+};
+
+// Where a target was written, so later problems (e.g. at reload) can point at it.
+struct SourcePosition {
+  std::string path;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+};
+
+// One configured target: plain data, already validated and with defaults applied. The
+// config loader produces it; probers read the fields of their own type.
+struct Target {
+  std::string name;
+  ProbeType type = ProbeType::Tcp;
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted by name
+  std::chrono::nanoseconds interval{};
+  std::chrono::nanoseconds timeout{};
+  std::string hint;
+  SourcePosition position;
+
+  // tcp, tls: every host x every port. inbound: ports only.
+  std::vector<std::string> hosts;
+  std::vector<std::uint16_t> ports;
+
+  // dns
+  std::string query;
+  std::string record = "A";
+  std::string server;  // "IP" or "IP:PORT"; empty: dns.servers, then the system config
+  std::optional<std::uint16_t> connect_port;
+  std::optional<std::size_t> max_connect;
+  DnsExpect expect;
+
+  // tls, http
+  std::optional<TlsOptions> tls;
+
+  // http
+  std::string url;
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<int> expect_status;  // empty: any 2xx
+  std::string bearer_token_file;
+  bool follow_redirects = false;
+};
+
+}  // namespace reachprobe
