@@ -1,8 +1,3 @@
-#include <iostream>
+#include "probe/cli/cli.hpp"
 
-#include "reachprobe/version.hpp"
-
-int main() {
-  std::cout << "reachprobe " << reachprobe::kVersion << "\n";
-  return 0;
-}
+int main(int argc, char** argv) { return reachprobe::cli::main(argc, argv); }

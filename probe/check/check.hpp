@@ -1,0 +1,32 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <string>
+#include <vector>
+
+#include "probe/core/endpoint.hpp"
+#include "probe/core/probe_result.hpp"
+#include "probe/probers/prober_set.hpp"
+
+namespace reachprobe {
+
+struct CheckRow {
+  Endpoint endpoint;
+  ProbeResult result;
+  std::string hint;
+};
+
+// One round of `endpoints`, all concurrently, each bounded by its target's timeout; rows
+// come back in the order given. Runs `io` until the last probe is done.
+std::vector<CheckRow> run_check(boost::asio::io_context& io, const ProberSet& probers,
+                                const std::vector<Endpoint>& endpoints);
+
+// A table for an 80-column terminal; failures get their message and hint underneath.
+std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t width = 80);
+// `{"results": [...], "ok": N, "failed": N}` as SPEC.md describes.
+std::string format_check_json(const std::vector<CheckRow>& rows);
+
+// "850us", "12.3ms", "2.00s".
+std::string format_latency(Duration d);
+
+}  // namespace reachprobe

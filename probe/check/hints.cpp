@@ -1,0 +1,100 @@
+#include "probe/check/hints.hpp"
+
+#include <fmt/format.h>
+
+namespace reachprobe {
+
+namespace {
+
+bool path_closed(Outcome o) {
+  return o == Outcome::Timeout || o == Outcome::Unreachable;
+}
+
+std::string port_hint(std::uint16_t port, Outcome outcome) {
+  const bool closed = path_closed(outcome);
+  switch (port) {
+    case 9443:
+      if (closed) {
+        return "9443 is the admission-webhook port (e.g. AWS Load Balancer Controller): the "
+               "node security group must allow TCP 9443 inbound from the cluster security "
+               "group. The path that matters is control plane -> node: probe it with "
+               "`type: inbound`";
+      }
+      if (outcome == Outcome::Refused) {
+        return "9443 is the admission-webhook port: nothing listens there; is the webhook "
+               "pod running on that node?";
+      }
+      break;
+    case 10250:
+      if (closed) {
+        return "10250 is the kubelet: the node security group must allow TCP 10250 inbound "
+               "from the cluster security group (kubectl logs/exec need it). The path that "
+               "matters is control plane -> node: probe it with `type: kubelet`";
+      }
+      if (outcome == Outcome::Refused) return "10250 is the kubelet: is the kubelet running?";
+      break;
+    case 443:
+      if (closed) {
+        return "443: API server or HTTPS egress; the node security group (outbound) and the "
+               "target's security group (inbound 443 from the nodes), NACLs and routes (NAT "
+               "gateway or VPC endpoint) must allow it";
+      }
+      break;
+    case 53:
+      if (closed) {
+        return "53 is DNS: security groups and NACLs must allow UDP and TCP 53 to the "
+               "resolver (CoreDNS or the VPC resolver)";
+      }
+      break;
+    default: break;
+  }
+  return {};
+}
+
+std::string outcome_hint(Outcome outcome, std::uint16_t port) {
+  const std::string p = port ? fmt::format("TCP {}", port) : std::string("the port");
+  switch (outcome) {
+    case Outcome::Ok: return {};
+    case Outcome::Timeout:
+      return fmt::format(
+          "packets are silently dropped: a security group or NACL does not allow {} on this "
+          "path, or the host is down",
+          p);
+    case Outcome::Refused:
+      return "the path is open but nothing listens on the port: check the service/pod behind "
+             "it";
+    case Outcome::Unreachable:
+      return "no route or an explicit reject: check route tables, NACL deny rules, and that "
+             "the host exists";
+    case Outcome::Reset:
+      return "the connection was reset after it was set up: a middlebox or the server "
+             "dropped it";
+    case Outcome::NxDomain:
+      return "the name does not exist: check its spelling, the DNS server and the search "
+             "domains";
+    case Outcome::ServFail: return "the DNS server failed: check the upstream resolver";
+    case Outcome::DnsRefused:
+      return "the DNS server refused the query: it is not authoritative or its ACL denies "
+             "this node";
+    case Outcome::NoAnswer:
+      return "the name exists but has no record of the asked type";
+    case Outcome::DnsTimeout:
+      return "no DNS reply: UDP/TCP 53 to the DNS server is blocked, or the server is down";
+    case Outcome::TlsError:
+      return "TLS failed: an interception proxy, a wrong server name (SNI) or a wrong CA";
+    case Outcome::BadStatus: return "the server answered with an unexpected HTTP status";
+    case Outcome::Error: return "see the message";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string hint_for(const Endpoint& endpoint, const ProbeResult& result) {
+  if (result.ok()) return {};
+  if (!endpoint.target->hint.empty()) return endpoint.target->hint;
+  if (auto h = port_hint(endpoint.port, result.outcome); !h.empty()) return h;
+  return outcome_hint(result.outcome, endpoint.port);
+}
+
+}  // namespace reachprobe

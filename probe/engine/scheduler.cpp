@@ -1,0 +1,158 @@
+#include "probe/engine/scheduler.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+
+#include "probe/log/logging.hpp"
+
+namespace reachprobe {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// FNV-1a: stable across processes and builds, unlike std::hash.
+std::uint64_t stable_hash(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  // FNV's low bits mix poorly for short keys that differ at the end; finish with a
+  // splitmix64 round so consecutive ports spread too.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+}  // namespace
+
+Duration phase_offset(std::string_view key, Duration interval) {
+  if (interval <= Duration::zero()) return Duration::zero();
+  return Duration(static_cast<Duration::rep>(stable_hash(key) %
+                                             static_cast<std::uint64_t>(interval.count())));
+}
+
+Clock::time_point next_slot(Clock::time_point now, Duration interval, Duration offset) {
+  const auto t = std::chrono::duration_cast<Duration>(now.time_since_epoch());
+  const auto since_first = t - offset;
+  auto k = since_first.count() / interval.count();
+  if (since_first.count() < 0) k = 0;
+  Duration slot = k * interval + offset;
+  if (slot < t) slot += interval;
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(slot));
+}
+
+struct Scheduler::Runner {
+  Runner(asio::io_context& io, Endpoint e, Prober& p)
+      : endpoint(std::move(e)), prober(p), timer(io) {}
+  Endpoint endpoint;
+  Prober& prober;
+  asio::steady_timer timer;
+  bool stopped = false;
+  bool probed_once = false;
+};
+
+Scheduler::Scheduler(asio::io_context& io, const ProberSet& probers, ResultSink& sink)
+    : io_(io), probers_(probers), sink_(sink) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::update(const std::vector<Endpoint>& endpoints) {
+  std::unordered_map<std::string, std::shared_ptr<Runner>> next;
+  for (const auto& endpoint : endpoints) {
+    auto key = endpoint.key();
+    if (next.count(key)) continue;
+    auto it = runners_.find(key);
+    if (it != runners_.end() && it->second->endpoint.target->interval ==
+                                    endpoint.target->interval) {
+      // Same endpoint: keep its loop; take the new target settings (labels are part of
+      // the key's series, so a label change is handled by the sink as a new endpoint).
+      it->second->endpoint = endpoint;
+      next.emplace(key, it->second);
+      runners_.erase(it);
+      continue;
+    }
+    Prober* prober = probers_.find(endpoint.type());
+    if (prober == nullptr) continue;
+    auto runner = std::make_shared<Runner>(io_, endpoint, *prober);
+    next.emplace(key, runner);
+    asio::co_spawn(io_, run(runner), [name = endpoint.label](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::event(spdlog::level::err, "probe loop stopped by an exception",
+                   {{"endpoint", name}, {"error", ex.what()}});
+      }
+    });
+  }
+  for (auto& [key, runner] : runners_) {
+    runner->stopped = true;
+    runner->timer.cancel();
+    sink_.forget(runner->endpoint);
+  }
+  runners_ = std::move(next);
+  unprobed_ = 0;
+  for (const auto& [key, runner] : runners_) {
+    if (!runner->probed_once) ++unprobed_;
+  }
+}
+
+void Scheduler::stop() {
+  for (auto& [key, runner] : runners_) {
+    runner->stopped = true;
+    runner->timer.cancel();
+  }
+  runners_.clear();
+  unprobed_ = 0;
+}
+
+bool Scheduler::all_probed_once() const { return unprobed_ == 0; }
+
+asio::awaitable<void> Scheduler::run(std::shared_ptr<Runner> runner) {
+  const Duration interval = runner->endpoint.target->interval;
+  const Duration offset = phase_offset(runner->endpoint.key(), interval);
+  auto slot = next_slot(Clock::now(), interval, offset);
+
+  while (!runner->stopped) {
+    boost::system::error_code ec;
+    runner->timer.expires_at(slot);
+    co_await runner->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (runner->stopped) co_return;
+
+    const auto started = Clock::now();
+    // The endpoint is copied: a reload may replace runner->endpoint while this probe runs.
+    const Endpoint endpoint = runner->endpoint;
+    ProbeResult result;
+    try {
+      result = co_await runner->prober.probe(endpoint,
+                                             Deadline{started + endpoint.target->timeout});
+    } catch (const std::exception& e) {
+      result.outcome = Outcome::Error;
+      result.message = std::string("internal error: ") + e.what();
+    }
+    if (runner->stopped) co_return;
+
+    if (!runner->probed_once) {
+      runner->probed_once = true;
+      if (unprobed_ > 0) --unprobed_;
+    }
+    sink_.record(endpoint, result);
+
+    auto next = next_slot(Clock::now(), interval, offset);
+    if (next <= slot) next = slot + interval;
+    ScheduleTiming timing;
+    timing.lag = std::chrono::duration_cast<Duration>(started - slot);
+    timing.skipped = static_cast<std::uint64_t>((next - slot) / interval) - 1;
+    if (on_timing) on_timing(endpoint, timing);
+    slot = next;
+  }
+}
+
+}  // namespace reachprobe

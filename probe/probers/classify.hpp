@@ -1,0 +1,18 @@
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <string>
+
+#include "probe/core/outcome.hpp"
+
+namespace reachprobe {
+
+// What a failed connect() says about the path. The deadline case is not here: a connect
+// that the deadline cut short is a Timeout whatever the error code says.
+Outcome classify_connect_error(const boost::system::error_code& ec);
+
+// A message an operator can act on, e.g. "connection refused (RST): nothing listens on
+// 10.0.0.1:9443".
+std::string describe_connect_error(const boost::system::error_code& ec, const std::string& where);
+
+}  // namespace reachprobe

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+#include <string>
+
+#include "probe/core/deadline.hpp"
+#include "probe/core/probe_result.hpp"
+#include "probe/dns/resolver.hpp"
+
+namespace reachprobe {
+
+// The first steps every TCP-based prober shares: resolve `host` (timed as the dns phase,
+// skipped for an IP literal) and connect to the first address (the connect phase). On
+// failure `result` holds the outcome and message and nullopt is returned; on success the
+// connected socket. `result.address` is the IP contacted either way, once known.
+boost::asio::awaitable<std::optional<boost::asio::ip::tcp::socket>> resolve_and_connect(
+    dns::Resolver& resolver, const std::string& host, std::uint16_t port, Deadline deadline,
+    ProbeResult& result);
+
+// Connects to one address within the deadline, timing the connect phase into `result`.
+boost::asio::awaitable<std::optional<boost::asio::ip::tcp::socket>> connect_to(
+    const boost::asio::ip::tcp::endpoint& peer, Deadline deadline, ProbeResult& result);
+
+}  // namespace reachprobe

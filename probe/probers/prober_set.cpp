@@ -1,0 +1,15 @@
+#include "probe/probers/prober_set.hpp"
+
+#include "probe/probers/tcp.hpp"
+
+namespace reachprobe {
+
+ProberSet make_probers(const ProberDependencies& deps) {
+  ProberSet set;
+  set.add(ProbeType::Tcp, std::make_unique<TcpProber>(deps.resolver));
+  return set;
+}
+
+bool is_supported(ProbeType type) { return type == ProbeType::Tcp; }
+
+}  // namespace reachprobe

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "probe/engine/result_sink.hpp"
+
+namespace reachprobe {
+
+// Bucket bounds for network latency, 100us to 10s: loopback and same-AZ connects land in
+// the first buckets, cross-region TLS in the middle, stalls at the top.
+const std::vector<double>& latency_buckets();
+
+// The per-endpoint families of SPEC.md, kept in a prometheus-cpp registry.
+// Cardinality is deliberate: only phases a probe has get a histogram (a tcp probe of an
+// IP literal has only `total`, since its connect time is the total), and a `result`
+// counter exists once that result has happened (`ok` from the start, so rate() works).
+class MetricsSink final : public ResultSink {
+ public:
+  explicit MetricsSink(prometheus::Registry& registry);
+  ~MetricsSink() override;
+
+  void record(const Endpoint& endpoint, const ProbeResult& result) override;
+  void forget(const Endpoint& endpoint) override;
+
+  std::size_t endpoint_count() const { return series_.size(); }
+
+ private:
+  struct Series;
+  Series& series_for(const Endpoint& endpoint);
+
+  prometheus::Family<prometheus::Gauge>& success_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& probes_;
+  std::unordered_map<std::string, std::unique_ptr<Series>> series_;
+};
+
+// Process-wide families that are not per endpoint.
+class DaemonMetrics {
+ public:
+  explicit DaemonMetrics(prometheus::Registry& registry);
+  void config_loaded(bool successful);
+
+ private:
+  prometheus::Gauge& reload_successful_;
+  prometheus::Gauge& reload_timestamp_;
+};
+
+}  // namespace reachprobe
