@@ -12,7 +12,7 @@
 namespace reachprobe::config {
 
 struct DnsSettings {
-  std::vector<std::string> servers;  // "IP" or "IP:PORT"; empty: /etc/resolv.conf
+  std::vector<std::string> servers;  // "IP", "IP:PORT" or "[IPv6]:PORT"; empty: /etc/resolv.conf
 };
 
 struct KubernetesSettings {
@@ -51,8 +51,14 @@ struct LoadResult {
   std::vector<ConfigError> errors;  // every problem found, in file order
 };
 
+// Never throw: every problem, a YAML syntax error or an unreadable file included, is an entry
+// of `errors`. An unreadable file is reported at line 0, column 0.
 LoadResult load_config_file(const std::string& path, const EnvLookup& env = system_env());
 LoadResult load_config_string(std::string_view yaml, const std::string& path,
                               const EnvLookup& env = system_env());
+
+// Why `text` is not a usable listen address ("IP:PORT", IPv6 as "[::]:9754"), or nullopt
+// if it is. The loader checks `listen` with it; `--listen` should be checked the same way.
+std::optional<std::string> listen_address_problem(std::string_view text);
 
 }  // namespace reachprobe::config

@@ -10,7 +10,7 @@ namespace reachprobe::config {
 
 struct ExpandResult {
   std::string value;
-  std::string error;  // non-empty on failure, e.g. "environment variable FOO is not set"
+  std::string error;             // non-empty on failure, e.g. "environment variable FOO is not set"
   std::size_t error_offset = 0;  // byte offset into the input of the failing ${...}
 };
 
