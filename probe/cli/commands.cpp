@@ -122,6 +122,12 @@ int run(const Options& options) {
   asio::io_context io(1);
   auto loaded = load(options, true);
   if (!loaded) return kExitUsage;
+  if (!options.listen.empty()) {
+    if (auto problem = config::listen_address_problem(options.listen)) {
+      std::cerr << "reachprobe: --listen " << options.listen << ": " << *problem << "\n";
+      return kExitUsage;
+    }
+  }
   const std::string listen = options.listen.empty() ? loaded->config.listen : options.listen;
 
   std::unique_ptr<dns::Resolver> resolver;
