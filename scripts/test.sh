@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs, builds and runs the whole test suite. Tests that need root (network
+# namespaces, nftables) skip with a message when not root; CI runs as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/build.sh
+ctest --test-dir build --output-on-failure --timeout 300 "$@"

@@ -1,0 +1,83 @@
+#include "probe/check/check.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "probe/check/hints.hpp"
+
+namespace reachprobe {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<CheckRow> sample_rows() {
+  auto t = std::make_shared<Target>();
+  t->name = "control-plane";
+  t->type = ProbeType::Tcp;
+  t->hosts = {"10.0.0.10"};
+  t->ports = {443, 9443};
+  auto endpoints = expand_endpoints({t});
+  std::vector<CheckRow> rows;
+  ProbeResult ok;
+  ok.outcome = Outcome::Ok;
+  ok.address = "10.0.0.10";
+  ok.set_phase(Phase::Connect, 1200us);
+  ok.set_phase(Phase::Total, 1250us);
+  rows.push_back({endpoints[0], ok, ""});
+  ProbeResult timeout;
+  timeout.outcome = Outcome::Timeout;
+  timeout.address = "10.0.0.10";
+  timeout.message = "no answer from 10.0.0.10:9443 within 2s (TCP SYN unanswered \"quoted\")";
+  timeout.set_phase(Phase::Connect, 2s);
+  timeout.set_phase(Phase::Total, 2s);
+  rows.push_back({endpoints[1], timeout, hint_for(endpoints[1], timeout)});
+  return rows;
+}
+
+TEST(CheckTable, FitsEightyColumnsAndExplainsFailures) {
+  auto text = format_check_table(sample_rows());
+  std::istringstream in(text);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_LE(line.size(), 80u) << line;
+  }
+  EXPECT_GT(lines, 4);
+  EXPECT_NE(text.find("control-plane 10.0.0.10:443"), std::string::npos) << text;
+  EXPECT_NE(text.find("timeout"), std::string::npos);
+  EXPECT_NE(text.find("why: no answer from 10.0.0.10:9443"), std::string::npos) << text;
+  EXPECT_NE(text.find("fix: 9443 is the admission-webhook port"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 endpoints: 1 ok, 1 failed"), std::string::npos);
+  EXPECT_NE(text.find("1.2ms"), std::string::npos);
+  EXPECT_NE(text.find("2.00s"), std::string::npos);
+}
+
+TEST(CheckJson, HasTheFieldsOfTheSpec) {
+  auto text = format_check_json(sample_rows());
+  EXPECT_NE(text.find(R"("target": "control-plane")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("type": "tcp")"), std::string::npos);
+  EXPECT_NE(text.find(R"("endpoint": "10.0.0.10:9443")"), std::string::npos);
+  EXPECT_NE(text.find(R"("address": "10.0.0.10")"), std::string::npos);
+  EXPECT_NE(text.find(R"("result": "timeout")"), std::string::npos);
+  EXPECT_NE(text.find(R"("duration_seconds": 2.000000)"), std::string::npos);
+  EXPECT_NE(text.find(R"("phases": {"connect": 2.000000, "total": 2.000000})"), std::string::npos);
+  EXPECT_NE(text.find(R"(unanswered \"quoted\")"), std::string::npos) << "escaped";
+  EXPECT_NE(text.find(R"("ok": 1, "failed": 1})"), std::string::npos);
+}
+
+TEST(CheckJson, NullAddressWhenNothingWasContacted) {
+  auto rows = sample_rows();
+  rows[1].result.address.clear();
+  EXPECT_NE(format_check_json(rows).find(R"("address": null)"), std::string::npos);
+}
+
+TEST(FormatLatency, PicksAReadableUnit) {
+  EXPECT_EQ(format_latency(850us), "850us");
+  EXPECT_EQ(format_latency(12300us), "12.3ms");
+  EXPECT_EQ(format_latency(2s), "2.00s");
+}
+
+}  // namespace
+}  // namespace reachprobe

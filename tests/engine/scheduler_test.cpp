@@ -1,0 +1,172 @@
+#include "probe/engine/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+
+namespace reachprobe {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+TEST(PhaseOffset, IsStableAndWithinTheInterval) {
+  const Duration interval = 10s;
+  for (int i = 0; i < 1000; ++i) {
+    auto key = "t\x1ftcp\x1f" + std::to_string(i);
+    auto a = phase_offset(key, interval);
+    EXPECT_EQ(a, phase_offset(key, interval));
+    EXPECT_GE(a, Duration::zero());
+    EXPECT_LT(a, interval);
+  }
+}
+
+TEST(PhaseOffset, SpreadsEndpointsEvenlyOverTheInterval) {
+  // 10,000 endpoints that differ only in the port (the common case: one host, many
+  // ports) land in 20 bins of the interval; each bin should hold about 500.
+  const Duration interval = 10s;
+  std::array<int, 20> bins{};
+  for (int port = 1; port <= 10000; ++port) {
+    auto key = "control-plane\x1ftcp\x1f10.0.0.10:" + std::to_string(port);
+    auto bin = phase_offset(key, interval).count() * 20 / interval.count();
+    ++bins[static_cast<std::size_t>(bin)];
+  }
+  auto [lo, hi] = std::minmax_element(bins.begin(), bins.end());
+  EXPECT_GT(*lo, 400) << "a bin is nearly empty: offsets cluster";
+  EXPECT_LT(*hi, 600) << "a bin is crowded: endpoints would burst together";
+}
+
+TEST(NextSlot, IsTheFirstSlotAtOrAfterNow) {
+  const Duration interval = 10s;
+  const Duration offset = 3s;
+  auto at = [](Duration d) { return Clock::time_point(std::chrono::duration_cast<Clock::duration>(d)); };
+  EXPECT_EQ(next_slot(at(100s), interval, offset), at(103s));
+  EXPECT_EQ(next_slot(at(103s), interval, offset), at(103s));
+  EXPECT_EQ(next_slot(at(103s + 1ns), interval, offset), at(113s));
+  EXPECT_EQ(next_slot(at(1s), interval, offset), at(3s));
+}
+
+// A prober that takes `delay`, counts concurrent probes per endpoint and answers ok.
+class FakeProber final : public Prober {
+ public:
+  explicit FakeProber(Duration delay) : delay_(delay) {}
+  asio::awaitable<ProbeResult> probe(const Endpoint& endpoint, Deadline deadline) override {
+    auto& in_flight = in_flight_[endpoint.label];
+    ++in_flight;
+    max_in_flight_ = std::max(max_in_flight_, in_flight);
+    deadlines_.push_back(deadline.at - Clock::now());
+    asio::steady_timer t(co_await asio::this_coro::executor, delay_);
+    co_await t.async_wait(asio::use_awaitable);
+    --in_flight;
+    ++probes_[endpoint.label];
+    ProbeResult r;
+    r.outcome = Outcome::Ok;
+    r.set_phase(Phase::Total, delay_);
+    co_return r;
+  }
+  std::map<std::string, int> probes_;
+  std::map<std::string, int> in_flight_;
+  int max_in_flight_ = 0;
+  std::vector<Duration> deadlines_;
+
+ private:
+  Duration delay_;
+};
+
+class RecordingSink final : public ResultSink {
+ public:
+  void record(const Endpoint& e, const ProbeResult& r) override {
+    results.emplace_back(e.label, r.outcome);
+  }
+  void forget(const Endpoint& e) override { forgotten.push_back(e.label); }
+  std::vector<std::pair<std::string, Outcome>> results;
+  std::vector<std::string> forgotten;
+};
+
+std::shared_ptr<Target> tcp_target(std::string name, std::vector<std::uint16_t> ports,
+                                   Duration interval, Duration timeout) {
+  auto t = std::make_shared<Target>();
+  t->name = std::move(name);
+  t->type = ProbeType::Tcp;
+  t->hosts = {"127.0.0.1"};
+  t->ports = std::move(ports);
+  t->interval = interval;
+  t->timeout = timeout;
+  return t;
+}
+
+TEST(Scheduler, ProbesEveryEndpointOnItsIntervalWithoutOverlap) {
+  asio::io_context io;
+  // The probe takes 40 ms of a 100 ms interval: never two at once for one endpoint.
+  ProberSet probers;
+  auto fake = std::make_unique<FakeProber>(40ms);
+  auto* prober = fake.get();
+  probers.add(ProbeType::Tcp, std::move(fake));
+  RecordingSink sink;
+  Scheduler scheduler(io, probers, sink);
+  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3}, 100ms, 50ms)}));
+  EXPECT_EQ(scheduler.endpoint_count(), 3u);
+  EXPECT_FALSE(scheduler.all_probed_once());
+
+  io.run_for(1050ms);
+  scheduler.stop();
+  ASSERT_EQ(prober->probes_.size(), 3u);
+  for (const auto& [label, count] : prober->probes_) {
+    // 1.05 s of 100 ms slots: 10 or 11 probes (the first slot is within the first interval).
+    EXPECT_GE(count, 9) << label;
+    EXPECT_LE(count, 11) << label;
+  }
+  EXPECT_EQ(prober->max_in_flight_, 1);
+  for (auto d : prober->deadlines_) {
+    EXPECT_LE(d, Duration(50ms));
+    EXPECT_GT(d, Duration(40ms)) << "the deadline is start + timeout";
+  }
+}
+
+TEST(Scheduler, IsReadyOnceEveryEndpointHasAResult) {
+  asio::io_context io;
+  ProberSet probers;
+  probers.add(ProbeType::Tcp, std::make_unique<FakeProber>(1ms));
+  RecordingSink sink;
+  Scheduler scheduler(io, probers, sink);
+  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3, 4, 5}, 200ms, 100ms)}));
+  // Within one interval every endpoint reaches its slot.
+  for (int i = 0; i < 100 && !scheduler.all_probed_once(); ++i) io.run_for(5ms);
+  EXPECT_TRUE(scheduler.all_probed_once());
+  EXPECT_GE(sink.results.size(), 5u);
+}
+
+TEST(Scheduler, UpdateKeepsUnchangedEndpointsAndForgetsRemovedOnes) {
+  asio::io_context io;
+  ProberSet probers;
+  auto fake = std::make_unique<FakeProber>(1ms);
+  auto* prober = fake.get();
+  probers.add(ProbeType::Tcp, std::move(fake));
+  RecordingSink sink;
+  Scheduler scheduler(io, probers, sink);
+  auto a = tcp_target("a", {1, 2}, 50ms, 20ms);
+  scheduler.update(expand_endpoints({a}));
+  io.run_for(120ms);
+  const int before = prober->probes_["127.0.0.1:1"];
+  EXPECT_GE(before, 1);
+
+  auto a2 = tcp_target("a", {1, 3}, 50ms, 20ms);
+  scheduler.update(expand_endpoints({a2}));
+  EXPECT_EQ(sink.forgotten, std::vector<std::string>{"127.0.0.1:2"});
+  EXPECT_EQ(scheduler.endpoint_count(), 2u);
+  io.run_for(200ms);
+  scheduler.stop();
+  EXPECT_GE(prober->probes_["127.0.0.1:3"], 2);
+  // Port 1 kept its loop: one probe per slot, not an extra loop doubling the rate.
+  const int after = prober->probes_["127.0.0.1:1"] - before;
+  EXPECT_GE(after, 3);
+  EXPECT_LE(after, 5);
+  EXPECT_EQ(prober->max_in_flight_, 1);
+}
+
+}  // namespace
+}  // namespace reachprobe
