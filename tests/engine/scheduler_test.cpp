@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 TEST(PhaseOffset, IsStableAndWithinTheInterval) {
   const Duration interval = 10s;
   for (int i = 0; i < 1000; ++i) {
-    auto key = "t\x1ftcp\x1f" + std::to_string(i);
+    auto key = "t\x1f" "tcp\x1f" + std::to_string(i);
     auto a = phase_offset(key, interval);
     EXPECT_EQ(a, phase_offset(key, interval));
     EXPECT_GE(a, Duration::zero());
@@ -31,7 +31,7 @@ TEST(PhaseOffset, SpreadsEndpointsEvenlyOverTheInterval) {
   const Duration interval = 10s;
   std::array<int, 20> bins{};
   for (int port = 1; port <= 10000; ++port) {
-    auto key = "control-plane\x1ftcp\x1f10.0.0.10:" + std::to_string(port);
+    auto key = "control-plane\x1f" "tcp\x1f" "10.0.0.10:" + std::to_string(port);
     auto bin = phase_offset(key, interval).count() * 20 / interval.count();
     ++bins[static_cast<std::size_t>(bin)];
   }

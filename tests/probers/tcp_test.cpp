@@ -1,0 +1,128 @@
+#include "probe/probers/tcp.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+
+#include "tests/support/dns_responder.hpp"
+
+namespace reachprobe {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+std::shared_ptr<Target> tcp_target(std::string host, std::uint16_t port, Duration timeout = 1s) {
+  auto t = std::make_shared<Target>();
+  t->name = "t";
+  t->type = ProbeType::Tcp;
+  t->hosts = {std::move(host)};
+  t->ports = {port};
+  t->interval = 10s;
+  t->timeout = timeout;
+  return t;
+}
+
+// Runs one probe to completion on `io`, bounded: a probe that never finishes fails the test.
+ProbeResult probe_once(asio::io_context& io, Prober& prober, const Endpoint& endpoint) {
+  std::optional<ProbeResult> result;
+  asio::co_spawn(io, prober.probe(endpoint, Deadline::after(endpoint.target->timeout)),
+                 [&](std::exception_ptr e, ProbeResult r) {
+                   if (e) std::rethrow_exception(e);
+                   result = std::move(r);
+                 });
+  const auto limit = Clock::now() + endpoint.target->timeout + 2s;
+  while (!result && Clock::now() < limit) io.run_one_for(50ms);
+  EXPECT_TRUE(result.has_value()) << "probe did not finish";
+  return result.value_or(ProbeResult{});
+}
+
+// A port on loopback where nothing listens: bound then closed, so the kernel answers RST.
+std::uint16_t closed_port(const asio::ip::address& on) {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(on, 0));
+  auto port = a.local_endpoint().port();
+  a.close();
+  return port;
+}
+
+class TcpProberTest : public ::testing::Test {
+ protected:
+  asio::io_context io;
+  test::DnsResponder dns;
+  dns::Resolver resolver{io, dns::ResolverOptions{{dns.server()}, {}, {}}};
+  TcpProber prober{resolver};
+};
+
+TEST_F(TcpProberTest, ListenerIsOkWithTheAddressAndConnectTime) {
+  tcp::acceptor listener(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto e = expand_endpoints({tcp_target("127.0.0.1", listener.local_endpoint().port())}).front();
+  auto r = probe_once(io, prober, e);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.address, "127.0.0.1");
+  ASSERT_TRUE(r.phase(Phase::Connect));
+  ASSERT_TRUE(r.phase(Phase::Total));
+  EXPECT_FALSE(r.phase(Phase::Dns)) << "an IP literal is not resolved";
+  EXPECT_LE(*r.phase(Phase::Connect), *r.phase(Phase::Total));
+  EXPECT_LT(*r.phase(Phase::Total), Duration(500ms));
+}
+
+TEST_F(TcpProberTest, Ipv6LoopbackListenerIsOk) {
+  boost::system::error_code ec;
+  tcp::acceptor listener(io);
+  listener.open(tcp::v6(), ec);
+  if (!ec) listener.bind(tcp::endpoint(asio::ip::make_address("::1"), 0), ec);
+  if (ec) GTEST_SKIP() << "no IPv6 loopback here: " << ec.message();
+  listener.listen();
+  auto e = expand_endpoints({tcp_target("::1", listener.local_endpoint().port())}).front();
+  EXPECT_EQ(e.label, "[::1]:" + std::to_string(listener.local_endpoint().port()));
+  auto r = probe_once(io, prober, e);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.address, "::1");
+}
+
+TEST_F(TcpProberTest, ClosedPortIsRefused) {
+  auto port = closed_port(asio::ip::make_address("127.0.0.1"));
+  auto r = probe_once(io, prober, expand_endpoints({tcp_target("127.0.0.1", port)}).front());
+  EXPECT_EQ(r.outcome, Outcome::Refused);
+  EXPECT_NE(r.message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << r.message;
+  EXPECT_EQ(r.address, "127.0.0.1");
+}
+
+TEST_F(TcpProberTest, HostNameIsResolvedThroughTheDnsServerWithADnsPhase) {
+  tcp::acceptor listener(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  dns.set("api.cluster.test", test::DnsRule::answer(std::vector<std::string>{"127.0.0.1"})
+                                  .delayed(40ms));
+  auto e = expand_endpoints({tcp_target("api.cluster.test.", listener.local_endpoint().port())})
+               .front();
+  auto r = probe_once(io, prober, e);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.address, "127.0.0.1");
+  ASSERT_TRUE(r.phase(Phase::Dns));
+  EXPECT_GE(*r.phase(Phase::Dns), Duration(40ms));
+  EXPECT_LT(*r.phase(Phase::Dns), Duration(140ms));
+  ASSERT_TRUE(r.phase(Phase::Connect));
+  EXPECT_GE(*r.phase(Phase::Total), *r.phase(Phase::Dns) + *r.phase(Phase::Connect));
+  EXPECT_GE(dns.query_count("api.cluster.test"), 1);
+}
+
+TEST_F(TcpProberTest, DnsFailureOfATcpTargetIsTheDnsResult) {
+  dns.set("gone.cluster.test", test::DnsRule::nxdomain());
+  dns.set("slow.cluster.test", test::DnsRule::drop());
+  auto r = probe_once(io, prober, expand_endpoints({tcp_target("gone.cluster.test.", 443)}).front());
+  EXPECT_EQ(r.outcome, Outcome::NxDomain) << r.message;
+  EXPECT_TRUE(r.address.empty());
+
+  const auto start = Clock::now();
+  r = probe_once(io, prober,
+                 expand_endpoints({tcp_target("slow.cluster.test.", 443, 300ms)}).front());
+  EXPECT_EQ(r.outcome, Outcome::DnsTimeout) << r.message;
+  EXPECT_LT(Clock::now() - start, 1s);
+}
+
+}  // namespace
+}  // namespace reachprobe
