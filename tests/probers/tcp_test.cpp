@@ -54,7 +54,7 @@ class TcpProberTest : public ::testing::Test {
  protected:
   asio::io_context io;
   test::DnsResponder dns;
-  dns::Resolver resolver{io, dns::ResolverOptions{{dns.server()}, {}, {}}};
+  dns::Resolver resolver{io, make_resolver_options(dns.server())};
   TcpProber prober{resolver};
 };
 
