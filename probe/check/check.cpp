@@ -91,7 +91,21 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
     io.restart();
     io.run();
   }
-  return rows;
+  // Addresses a probe fanned out to get their own rows, right under their parent.
+  std::vector<CheckRow> out;
+  out.reserve(rows.size());
+  for (auto& row : rows) {
+    auto fanout = std::move(row.result.fanout);
+    const auto target = row.endpoint.target;
+    out.push_back(std::move(row));
+    for (auto& f : fanout) {
+      CheckRow child{Endpoint{target, f.host, f.port, join_host_port(f.host, f.port)},
+                     std::move(f.result), {}};
+      child.hint = hint_for(child.endpoint, child.result);
+      out.push_back(std::move(child));
+    }
+  }
+  return out;
 }
 
 std::string format_latency(Duration d) {

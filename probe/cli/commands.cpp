@@ -66,6 +66,15 @@ std::optional<LoadedConfig> load(const Options& options, bool check_support) {
 dns::ResolverOptions resolver_options(const config::Config& c) {
   dns::ResolverOptions o;
   o.servers = c.dns.servers;
+  // c-ares 1.18 ignores resolv.conf's timeout/attempts and waits 5 s per try: a lost UDP
+  // reply would then never be retried inside a probe's deadline. First retry after a third
+  // of the shortest timeout (c-ares doubles the wait each round); the deadline bounds all.
+  auto shortest = c.timeout;
+  for (const auto& t : c.targets) shortest = std::min(shortest, t.timeout);
+  auto third = std::chrono::duration_cast<std::chrono::milliseconds>(shortest / 3);
+  o.attempt_timeout = std::clamp(third, std::chrono::milliseconds(200),
+                                 std::chrono::milliseconds(2000));
+  o.attempts = 3;
   return o;
 }
 

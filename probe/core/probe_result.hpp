@@ -2,8 +2,10 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "probe/core/outcome.hpp"
 #include "probe/core/phase.hpp"
@@ -12,6 +14,8 @@ namespace reachprobe {
 
 using Clock = std::chrono::steady_clock;
 using Duration = std::chrono::nanoseconds;
+
+struct FanOutResult;
 
 // What one probe of one endpoint found. A plain value: probers produce it, sinks consume
 // it, nobody needs to know who made it.
@@ -23,10 +27,20 @@ struct ProbeResult {
   std::string address;
   // Why, in words an operator can act on; empty for ok.
   std::string message;
+  // Further endpoints the probe found and probed itself: a dns probe with connect_port
+  // connects to every address it resolved. Each is its own series ("IP:port") under the
+  // same target; the scheduler expires those that stop appearing.
+  std::vector<FanOutResult> fanout;
 
   bool ok() const { return outcome == Outcome::Ok; }
   std::optional<Duration> phase(Phase p) const { return phases[static_cast<std::size_t>(p)]; }
   void set_phase(Phase p, Duration d) { phases[static_cast<std::size_t>(p)] = d; }
+};
+
+struct FanOutResult {
+  std::string host;  // the IP contacted
+  std::uint16_t port = 0;
+  ProbeResult result;
 };
 
 }  // namespace reachprobe

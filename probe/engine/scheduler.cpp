@@ -56,6 +56,11 @@ struct Scheduler::Runner {
   asio::steady_timer timer;
   bool stopped = false;
   bool probed_once = false;
+  struct Child {
+    Endpoint endpoint;
+    int missed = 0;
+  };
+  std::unordered_map<std::string, Child> children;
 };
 
 Scheduler::Scheduler(asio::io_context& io, const ProberSet& probers, ResultSink& sink)
@@ -92,11 +97,7 @@ void Scheduler::update(const std::vector<Endpoint>& endpoints) {
       }
     });
   }
-  for (auto& [key, runner] : runners_) {
-    runner->stopped = true;
-    runner->timer.cancel();
-    sink_.forget(runner->endpoint);
-  }
+  for (auto& [key, runner] : runners_) retire(*runner);
   runners_ = std::move(next);
   unprobed_ = 0;
   for (const auto& [key, runner] : runners_) {
@@ -111,6 +112,33 @@ void Scheduler::stop() {
   }
   runners_.clear();
   unprobed_ = 0;
+}
+
+void Scheduler::retire(Runner& runner) {
+  runner.stopped = true;
+  runner.timer.cancel();
+  for (auto& [key, child] : runner.children) sink_.forget(child.endpoint);
+  runner.children.clear();
+  sink_.forget(runner.endpoint);
+}
+
+void Scheduler::record(Runner& runner, const Endpoint& endpoint, const ProbeResult& result) {
+  sink_.record(endpoint, result);
+  for (auto& [key, child] : runner.children) ++child.missed;
+  for (const auto& f : result.fanout) {
+    Endpoint child{endpoint.target, f.host, f.port, join_host_port(f.host, f.port)};
+    auto key = child.key();
+    sink_.record(child, f.result);
+    runner.children.insert_or_assign(std::move(key), Runner::Child{std::move(child), 0});
+  }
+  for (auto it = runner.children.begin(); it != runner.children.end();) {
+    if (it->second.missed >= kFanOutExpiryRounds) {
+      sink_.forget(it->second.endpoint);
+      it = runner.children.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool Scheduler::all_probed_once() const { return unprobed_ == 0; }
@@ -143,7 +171,7 @@ asio::awaitable<void> Scheduler::run(std::shared_ptr<Runner> runner) {
       runner->probed_once = true;
       if (unprobed_ > 0) --unprobed_;
     }
-    sink_.record(endpoint, result);
+    record(*runner, endpoint, result);
 
     auto next = next_slot(Clock::now(), interval, offset);
     if (next <= slot) next = slot + interval;

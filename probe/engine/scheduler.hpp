@@ -31,6 +31,10 @@ struct ScheduleTiming {
   std::uint64_t skipped = 0;
 };
 
+// A fan-out endpoint (an address a dns probe connected to) that is missing from this many
+// consecutive results is forgotten: pods churn, series must not pile up.
+inline constexpr int kFanOutExpiryRounds = 3;
+
 // Owns timing the way Envoy's health-checker base does: each endpoint runs on its interval
 // at its phase offset, one probe at a time (never overlapping itself), each with a deadline
 // of start + timeout. Probers only see the endpoint and the deadline.
@@ -59,6 +63,8 @@ class Scheduler {
  private:
   struct Runner;
   boost::asio::awaitable<void> run(std::shared_ptr<Runner> runner);
+  void record(Runner& runner, const Endpoint& endpoint, const ProbeResult& result);
+  void retire(Runner& runner);
 
   boost::asio::io_context& io_;
   const ProberSet& probers_;

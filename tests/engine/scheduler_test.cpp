@@ -168,5 +168,60 @@ TEST(Scheduler, UpdateKeepsUnchangedEndpointsAndForgetsRemovedOnes) {
   EXPECT_EQ(prober->max_in_flight_, 1);
 }
 
+// Answers with the fan-out addresses of the current round: {a,b} first, then {b,c}.
+class ChurningProber final : public Prober {
+ public:
+  asio::awaitable<ProbeResult> probe(const Endpoint&, Deadline) override {
+    ProbeResult r;
+    r.outcome = Outcome::Ok;
+    r.set_phase(Phase::Total, 1ms);
+    const std::vector<std::string> hosts =
+        rounds_++ < 2 ? std::vector<std::string>{"198.18.0.1", "198.18.0.2"}
+                      : std::vector<std::string>{"198.18.0.2", "198.18.0.3"};
+    for (const auto& h : hosts) {
+      ProbeResult child;
+      child.outcome = h == "198.18.0.3" ? Outcome::Timeout : Outcome::Ok;
+      r.fanout.push_back(FanOutResult{h, 9093, child});
+    }
+    co_return r;
+  }
+  int rounds_ = 0;
+};
+
+TEST(Scheduler, FanOutEndpointsThatStopAppearingExpireAfterThreeRounds) {
+  asio::io_context io;
+  ProberSet probers;
+  auto churn = std::make_unique<ChurningProber>();
+  auto* prober = churn.get();
+  probers.add(ProbeType::Dns, std::move(churn));
+  RecordingSink sink;
+  Scheduler scheduler(io, probers, sink);
+  auto t = std::make_shared<Target>();
+  t->name = "am";
+  t->type = ProbeType::Dns;
+  t->query = "alertmanager-operated.monitoring.svc";
+  t->connect_port = 9093;
+  t->interval = 20ms;
+  t->timeout = 10ms;
+  scheduler.update(expand_endpoints({t}));
+
+  auto recorded = [&](const std::string& label, Outcome o) {
+    return std::count(sink.results.begin(), sink.results.end(), std::make_pair(label, o));
+  };
+  auto rounds_recorded = [&] { return recorded("alertmanager-operated.monitoring.svc", Outcome::Ok); };
+  // Rounds 1-2 return a; rounds 3.. do not: a is forgotten with the 3rd round without it.
+  for (int i = 0; i < 400 && rounds_recorded() < 4; ++i) io.run_one_for(5ms);
+  ASSERT_EQ(rounds_recorded(), 4);
+  EXPECT_TRUE(sink.forgotten.empty()) << "a was missed only twice so far";
+  for (int i = 0; i < 400 && rounds_recorded() < 6; ++i) io.run_one_for(5ms);
+  scheduler.stop();
+  (void)prober;
+  EXPECT_EQ(sink.forgotten, std::vector<std::string>{"198.18.0.1:9093"});
+  EXPECT_EQ(recorded("198.18.0.1:9093", Outcome::Ok), 2);
+  EXPECT_GE(recorded("198.18.0.2:9093", Outcome::Ok), 5);
+  EXPECT_GE(recorded("198.18.0.3:9093", Outcome::Timeout), 3);
+  EXPECT_GE(recorded("alertmanager-operated.monitoring.svc", Outcome::Ok), 5);
+}
+
 }  // namespace
 }  // namespace reachprobe

@@ -50,6 +50,14 @@ std::uint16_t closed_port(const asio::ip::address& on) {
   return port;
 }
 
+dns::ResolverOptions make_resolver_options(const std::string& server) {
+  dns::ResolverOptions o;
+  o.servers = {server};
+  o.attempt_timeout = 500ms;
+  o.attempts = 3;
+  return o;
+}
+
 class TcpProberTest : public ::testing::Test {
  protected:
   asio::io_context io;
