@@ -143,6 +143,9 @@ std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t wi
     if (!r.result.ok()) {
       if (!r.result.message.empty()) wrap(out, "why", r.result.message, width);
       if (!r.hint.empty()) wrap(out, "fix", r.hint, width);
+    } else if (!r.result.message.empty()) {
+      // What an ok probe found out, e.g. which name a dns probe's search domains reached.
+      wrap(out, "got", r.result.message, width);
     }
   }
   out += fmt::format("{} endpoints: {} ok, {} failed\n", rows.size(), ok, rows.size() - ok);

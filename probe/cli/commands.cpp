@@ -12,6 +12,7 @@
 #include "probe/check/check.hpp"
 #include "probe/cli/cli.hpp"
 #include "probe/config/config.hpp"
+#include "probe/core/node_name.hpp"
 #include "probe/dns/resolver.hpp"
 #include "probe/engine/scheduler.hpp"
 #include "probe/http/server.hpp"
@@ -107,14 +108,15 @@ int check(const Options& options) {
     }
   }
 
+  const dns::ResolverOptions dns_settings = resolver_options(loaded->config);
   std::unique_ptr<dns::Resolver> resolver;
   try {
-    resolver = std::make_unique<dns::Resolver>(io, resolver_options(loaded->config));
+    resolver = std::make_unique<dns::Resolver>(io, dns_settings);
   } catch (const std::exception& e) {
     std::cerr << options.config_path << ": dns: " << e.what() << "\n";
     return kExitUsage;
   }
-  ProberSet probers = make_probers({*resolver});
+  ProberSet probers = make_probers({*resolver, io, dns_settings, this_node_name()});
   auto rows = run_check(io, probers, expand_endpoints(selected));
   std::cout << (options.json ? format_check_json(rows) : format_check_table(rows));
   const bool all_ok =
@@ -139,14 +141,15 @@ int run(const Options& options) {
   }
   const std::string listen = options.listen.empty() ? loaded->config.listen : options.listen;
 
+  const dns::ResolverOptions dns_settings = resolver_options(loaded->config);
   std::unique_ptr<dns::Resolver> resolver;
   try {
-    resolver = std::make_unique<dns::Resolver>(io, resolver_options(loaded->config));
+    resolver = std::make_unique<dns::Resolver>(io, dns_settings);
   } catch (const std::exception& e) {
     std::cerr << options.config_path << ": dns: " << e.what() << "\n";
     return kExitUsage;
   }
-  ProberSet probers = make_probers({*resolver});
+  ProberSet probers = make_probers({*resolver, io, dns_settings, this_node_name()});
 
   auto registry = std::make_shared<prometheus::Registry>();
   MetricsSink metrics(*registry);

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ struct ProbeResult {
   // connects to every address it resolved. Each is its own series ("IP:port") under the
   // same target; the scheduler expires those that stop appearing.
   std::vector<FanOutResult> fanout;
+  // A dns probe: how many records of the asked type the last reply held (0 for NXDOMAIN,
+  // SERVFAIL, ... and empty answers); empty when no reply came. Other probes leave it empty.
+  std::optional<std::size_t> answers;
 
   bool ok() const { return outcome == Outcome::Ok; }
   std::optional<Duration> phase(Phase p) const { return phases[static_cast<std::size_t>(p)]; }

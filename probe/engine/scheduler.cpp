@@ -5,32 +5,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
+#include "probe/core/stable_hash.hpp"
 #include "probe/log/logging.hpp"
 
 namespace reachprobe {
 
 namespace asio = boost::asio;
-
-namespace {
-
-// FNV-1a: stable across processes and builds, unlike std::hash.
-std::uint64_t stable_hash(std::string_view text) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  // FNV's low bits mix poorly for short keys that differ at the end; finish with a
-  // splitmix64 round so consecutive ports spread too.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
-}
-
-}  // namespace
 
 Duration phase_offset(std::string_view key, Duration interval) {
   if (interval <= Duration::zero()) return Duration::zero();

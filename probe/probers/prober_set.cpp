@@ -1,5 +1,6 @@
 #include "probe/probers/prober_set.hpp"
 
+#include "probe/probers/dns.hpp"
 #include "probe/probers/tcp.hpp"
 
 namespace reachprobe {
@@ -7,9 +8,10 @@ namespace reachprobe {
 ProberSet make_probers(const ProberDependencies& deps) {
   ProberSet set;
   set.add(ProbeType::Tcp, std::make_unique<TcpProber>(deps.resolver));
+  set.add(ProbeType::Dns, std::make_unique<DnsProber>(deps.io, deps.dns, deps.node_name));
   return set;
 }
 
-bool is_supported(ProbeType type) { return type == ProbeType::Tcp; }
+bool is_supported(ProbeType type) { return type == ProbeType::Tcp || type == ProbeType::Dns; }
 
 }  // namespace reachprobe

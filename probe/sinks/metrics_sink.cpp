@@ -27,6 +27,7 @@ struct MetricsSink::Series {
   prometheus::Gauge* success = nullptr;
   std::array<prometheus::Histogram*, kPhaseCount> phases{};
   std::array<prometheus::Counter*, kAllOutcomes.size()> results{};
+  prometheus::Gauge* dns_answers = nullptr;
 };
 
 MetricsSink::MetricsSink(prometheus::Registry& registry)
@@ -41,7 +42,11 @@ MetricsSink::MetricsSink(prometheus::Registry& registry)
       probes_(prometheus::BuildCounter()
                   .Name("reachprobe_probes_total")
                   .Help("Probes by result")
-                  .Register(registry)) {}
+                  .Register(registry)),
+      dns_answers_(prometheus::BuildGauge()
+                       .Name("reachprobe_dns_answers")
+                       .Help("Records of the asked type in the last DNS reply of a dns probe")
+                       .Register(registry)) {}
 
 MetricsSink::~MetricsSink() = default;
 
@@ -74,6 +79,12 @@ void MetricsSink::record(const Endpoint& endpoint, const ProbeResult& result) {
   }
   counter->Increment();
 
+  // No reply (a timeout) leaves the count of the last reply standing.
+  if (result.answers) {
+    if (s.dns_answers == nullptr) s.dns_answers = &dns_answers_.Add(s.labels);
+    s.dns_answers->Set(static_cast<double>(*result.answers));
+  }
+
   if (!result.ok()) return;
   std::size_t measured = 0;
   for (Phase p : kAllPhases) {
@@ -82,8 +93,10 @@ void MetricsSink::record(const Endpoint& endpoint, const ProbeResult& result) {
   for (Phase p : kAllPhases) {
     auto d = result.phase(p);
     if (!d) continue;
-    // A single sub-phase equals the total: keeping both would double the series for nothing.
-    if (p != Phase::Total && measured < 2) continue;
+    // A lone connect phase (a tcp probe of an IP literal, an address a dns probe connected
+    // to) is the total: keeping both would double the series for nothing. A lone dns phase
+    // stays: dashboards ask for phase="dns" of dns probes by name.
+    if (p == Phase::Connect && measured < 2) continue;
     auto*& histogram = s.phases[index(p)];
     if (histogram == nullptr) {
       auto labels = s.labels;
@@ -105,6 +118,7 @@ void MetricsSink::forget(const Endpoint& endpoint) {
   for (auto* c : s.results) {
     if (c) probes_.Remove(c);
   }
+  if (s.dns_answers) dns_answers_.Remove(s.dns_answers);
   series_.erase(it);
 }
 

@@ -23,6 +23,8 @@ const std::vector<double>& latency_buckets();
 // Cardinality is deliberate: only phases a probe has get a histogram (a tcp probe of an
 // IP literal has only `total`, since its connect time is the total), and a `result`
 // counter exists once that result has happened (`ok` from the start, so rate() works).
+// `reachprobe_dns_answers` exists only for endpoints whose results carry an answer count
+// (dns probes), with the same labels as their other series so that it joins with them.
 class MetricsSink final : public ResultSink {
  public:
   explicit MetricsSink(prometheus::Registry& registry);
@@ -40,6 +42,7 @@ class MetricsSink final : public ResultSink {
   prometheus::Family<prometheus::Gauge>& success_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Counter>& probes_;
+  prometheus::Family<prometheus::Gauge>& dns_answers_;
   std::unordered_map<std::string, std::unique_ptr<Series>> series_;
 };
 

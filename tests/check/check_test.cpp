@@ -54,6 +54,22 @@ TEST(CheckTable, FitsEightyColumnsAndExplainsFailures) {
   EXPECT_NE(text.find("2.00s"), std::string::npos);
 }
 
+TEST(CheckTable, OkRowShowsWhatItFound) {
+  auto t = std::make_shared<Target>();
+  t->name = "am";
+  t->type = ProbeType::Dns;
+  t->query = "alertmanager-operated";
+  ProbeResult ok;
+  ok.outcome = Outcome::Ok;
+  ok.message = "3 A records for alertmanager-operated.monitoring.svc.cluster.local";
+  ok.set_phase(Phase::Total, 1ms);
+  auto text = format_check_table({{expand_endpoints({t}).front(), ok, ""}});
+  EXPECT_NE(text.find("got: 3 A records for alertmanager-operated.monitoring.svc.cluster.local"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("why:"), std::string::npos);
+}
+
 TEST(CheckJson, HasTheFieldsOfTheSpec) {
   auto text = format_check_json(sample_rows());
   EXPECT_NE(text.find(R"("target": "control-plane")"), std::string::npos) << text;

@@ -44,13 +44,17 @@ TEST(MetricsSink, SingleSubPhaseProbeExposesOnlyTotal) {
   auto e = expand_endpoints({target("10.0.0.10")}).front();
   sink.record(e, ok_result(false));
   auto text = scrape(registry);
-  EXPECT_NE(text.find(R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
+      std::string::npos)
       << text;
   EXPECT_EQ(count(text, "phase=\"total\""), 16u + 1u + 2u) << "buckets + Inf + sum + count";
   EXPECT_EQ(count(text, "phase=\"connect\""), 0u);
-  EXPECT_NE(text.find(R"(reachprobe_probes_total{endpoint="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probes_total{endpoint="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
+      std::string::npos);
 }
 
 TEST(MetricsSink, NamedHostExposesDnsConnectAndTotal) {
@@ -78,11 +82,15 @@ TEST(MetricsSink, FailuresCountByResultAndRecordNoLatency) {
   sink.record(e, timeout);
   auto text = scrape(registry);
   EXPECT_NE(text.find(R"(result="timeout",target="cp",type="tcp"} 2)"), std::string::npos) << text;
-  EXPECT_NE(text.find(R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
+      std::string::npos);
   // Only the ok probe was observed: the histogram count is 1.
-  EXPECT_NE(text.find(R"(reachprobe_probe_duration_seconds_count{endpoint="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probe_duration_seconds_count{endpoint="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
+      std::string::npos)
       << text;
 }
 
@@ -99,6 +107,55 @@ TEST(MetricsSink, ForgetRemovesEverySeriesOfTheEndpoint) {
   EXPECT_EQ(count(text, "10.0.0.10:443"), 0u) << text;
   EXPECT_GT(count(text, "10.0.0.11:443"), 0u);
   EXPECT_EQ(sink.endpoint_count(), 1u);
+}
+
+std::shared_ptr<Target> dns_target() {
+  auto t = std::make_shared<Target>();
+  t->name = "am";
+  t->type = ProbeType::Dns;
+  t->query = "alertmanager-operated.monitoring.svc.cluster.local";
+  t->labels = {{"team", "obs"}};
+  return t;
+}
+
+TEST(MetricsSink, DnsAnswersGaugeFollowsTheLastReplyAndIsForgotten) {
+  prometheus::Registry registry;
+  MetricsSink sink(registry);
+  auto e = expand_endpoints({dns_target()}).front();
+  const std::string series =
+      R"(reachprobe_dns_answers{endpoint="alertmanager-operated.monitoring.svc.cluster.local",target="am",team="obs",type="dns"} )";
+
+  ProbeResult ok;
+  ok.outcome = Outcome::Ok;
+  ok.answers = 3;
+  ok.set_phase(Phase::Dns, 2ms);
+  ok.set_phase(Phase::Total, 2ms);
+  sink.record(e, ok);
+  auto text = scrape(registry);
+  EXPECT_NE(text.find(series + "3"), std::string::npos) << text;
+  // A lone dns phase is kept: dashboards plot phase="dns" of dns probes.
+  EXPECT_GT(count(text, "phase=\"dns\""), 0u) << text;
+
+  ProbeResult nxdomain;
+  nxdomain.outcome = Outcome::NxDomain;
+  nxdomain.answers = 0;
+  sink.record(e, nxdomain);
+  EXPECT_NE(scrape(registry).find(series + "0"), std::string::npos);
+
+  ProbeResult timeout;  // no reply: the last count stands
+  timeout.outcome = Outcome::DnsTimeout;
+  sink.record(e, timeout);
+  EXPECT_NE(scrape(registry).find(series + "0"), std::string::npos);
+
+  sink.forget(e);
+  EXPECT_EQ(count(scrape(registry), "reachprobe_dns_answers{"), 0u);
+}
+
+TEST(MetricsSink, NoDnsAnswersSeriesForOtherProbes) {
+  prometheus::Registry registry;
+  MetricsSink sink(registry);
+  sink.record(expand_endpoints({target("10.0.0.10")}).front(), ok_result(false));
+  EXPECT_EQ(count(scrape(registry), "reachprobe_dns_answers{"), 0u);
 }
 
 TEST(DaemonMetrics, BuildInfoAndReloadGauge) {

@@ -130,6 +130,26 @@ void add_records(std::vector<Record>& out, const std::string& owner, const DnsRu
       out.push_back({owner, type, rule.ttl, std::move(data)});
     }
   }
+  auto add_names = [&](const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+      Bytes data;
+      put_name(data, name);
+      out.push_back({owner, type, rule.ttl, std::move(data)});
+    }
+  };
+  if (type == kDnsTypeNs) add_names(rule.ns);
+  if (type == kDnsTypePtr) add_names(rule.ptr);
+  if (type == kDnsTypeMx) {
+    for (const auto& mx : rule.mx) {
+      Bytes data;
+      put16(data, mx.preference);
+      put_name(data, mx.exchange);
+      out.push_back({owner, type, rule.ttl, std::move(data)});
+    }
+  }
+  for (const auto& raw : rule.raw) {
+    if (raw.type == type) out.push_back({owner, type, rule.ttl, raw.data});
+  }
   if (type == kDnsTypeTxt) {
     for (const auto& text : rule.txt) {
       Bytes data;
@@ -170,6 +190,12 @@ Bytes build_reply(const ParsedQuery& query, std::uint8_t rcode, bool truncated,
 }
 
 }  // namespace
+
+std::vector<std::uint8_t> encode_dns_name(const std::string& name) {
+  Bytes out;
+  put_name(out, name);
+  return out;
+}
 
 DnsRule DnsRule::answer(const std::vector<std::string>& addresses, std::uint32_t ttl) {
   DnsRule rule;

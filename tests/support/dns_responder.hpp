@@ -14,10 +14,15 @@ enum class DnsTransport { Udp, Tcp };
 
 // DNS record types the responder knows.
 inline constexpr std::uint16_t kDnsTypeA = 1;
+inline constexpr std::uint16_t kDnsTypeNs = 2;
 inline constexpr std::uint16_t kDnsTypeCname = 5;
+inline constexpr std::uint16_t kDnsTypeSoa = 6;
+inline constexpr std::uint16_t kDnsTypePtr = 12;
+inline constexpr std::uint16_t kDnsTypeMx = 15;
 inline constexpr std::uint16_t kDnsTypeTxt = 16;
 inline constexpr std::uint16_t kDnsTypeAaaa = 28;
 inline constexpr std::uint16_t kDnsTypeSrv = 33;
+inline constexpr std::uint16_t kDnsTypeCaa = 257;
 
 struct SrvRecord {
   std::uint16_t priority = 0;
@@ -25,6 +30,20 @@ struct SrvRecord {
   std::uint16_t port = 0;
   std::string target;
 };
+
+struct MxRecord {
+  std::uint16_t preference = 0;
+  std::string exchange;
+};
+
+// A record of any type, its data already in wire form (see encode_dns_name).
+struct RawRecord {
+  std::uint16_t type = 0;
+  std::vector<std::uint8_t> data;
+};
+
+// `name` as uncompressed labels, for the data of a RawRecord.
+std::vector<std::uint8_t> encode_dns_name(const std::string& name);
 
 // How the responder answers one name, for every query type.
 struct DnsRule {
@@ -36,6 +55,10 @@ struct DnsRule {
   std::vector<boost::asio::ip::address> addresses;
   std::vector<SrvRecord> srv;
   std::vector<std::string> txt;  // one TXT record per string
+  std::vector<std::string> ns;   // one NS record per name
+  std::vector<std::string> ptr;  // one PTR record per name
+  std::vector<MxRecord> mx;
+  std::vector<RawRecord> raw;  // any other type (SOA, CAA, ...)
   // When set, every query is answered with this CNAME followed by the records of the asked
   // type that the target's own rule has (chains are followed up to 8 deep).
   std::string cname;

@@ -1,0 +1,637 @@
+#include "probe/probers/dns.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <fstream>
+#include <optional>
+#include <set>
+
+#include "tests/support/dns_responder.hpp"
+
+namespace reachprobe {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+using test::DnsRule;
+using test::DnsTransport;
+
+// A file that exists for the test's life, e.g. a resolv.conf with its own search list.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    char name[] = "/tmp/reachprobe-dns-test-XXXXXX";
+    const int fd = mkstemp(name);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    close(fd);
+    path_ = name;
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() { unlink(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::shared_ptr<Target> dns_target(std::string query, std::string record = "A",
+                                   Duration timeout = 1s) {
+  auto t = std::make_shared<Target>();
+  t->name = "dns";
+  t->type = ProbeType::Dns;
+  t->query = std::move(query);
+  t->record = std::move(record);
+  t->interval = 10s;
+  t->timeout = timeout;
+  return t;
+}
+
+Endpoint endpoint_of(std::shared_ptr<Target> target) {
+  return expand_endpoints({std::move(target)}).front();
+}
+
+// Runs one probe to completion on `io`, bounded: a probe that never finishes fails the test.
+ProbeResult probe_once(asio::io_context& io, Prober& prober, const Endpoint& endpoint) {
+  std::optional<ProbeResult> result;
+  asio::co_spawn(io, prober.probe(endpoint, Deadline::after(endpoint.target->timeout)),
+                 [&](std::exception_ptr e, ProbeResult r) {
+                   if (e) std::rethrow_exception(e);
+                   result = std::move(r);
+                 });
+  const auto limit = Clock::now() + endpoint.target->timeout + 2s;
+  while (!result && Clock::now() < limit) {
+    if (io.stopped()) io.restart();
+    io.run_one_for(50ms);
+  }
+  EXPECT_TRUE(result.has_value()) << "probe did not finish";
+  return result.value_or(ProbeResult{});
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> queried_names(const test::DnsResponder& dns) {
+  std::vector<std::string> names;
+  for (const auto& q : dns.queries()) names.push_back(q.name);
+  return names;
+}
+
+dns::ResolverOptions settings(std::vector<std::string> servers, const std::string& resolv_conf) {
+  dns::ResolverOptions o;
+  o.servers = std::move(servers);
+  o.resolv_conf_path = resolv_conf;
+  o.attempt_timeout = 500ms;
+  o.attempts = 2;
+  return o;
+}
+
+// A loopback port where nothing listens: bound then closed, so the kernel answers RST.
+std::uint16_t closed_port(const std::string& ip) {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address(ip), 0));
+  return a.local_endpoint().port();
+}
+
+class DnsProberTest : public ::testing::Test {
+ protected:
+  asio::io_context io;
+  test::DnsResponder dns;
+  // No search list unless a test writes its own: the machine's /etc/resolv.conf is not read.
+  TempFile resolv_conf{"options ndots:1\n"};
+  DnsProber prober{io, settings({dns.server()}, resolv_conf.path()), "node-a"};
+
+  ProbeResult probe(std::shared_ptr<Target> target) {
+    return probe_once(io, prober, endpoint_of(std::move(target)));
+  }
+};
+
+TEST_F(DnsProberTest, AnswerIsOkWithCountNameAndRecords) {
+  dns.set("am.monitoring.svc.cluster.test",
+          DnsRule::answer({"198.18.0.1", "198.18.0.2", "198.18.0.3"}));
+  auto r = probe(dns_target("am.monitoring.svc.cluster.test."));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.message,
+            "3 A records for am.monitoring.svc.cluster.test: 198.18.0.1, 198.18.0.2, 198.18.0.3");
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(3));
+  EXPECT_EQ(r.address, "127.0.0.1") << "the DNS server asked";
+  ASSERT_TRUE(r.phase(Phase::Dns));
+  ASSERT_TRUE(r.phase(Phase::Total));
+  EXPECT_LE(*r.phase(Phase::Dns), *r.phase(Phase::Total));
+  EXPECT_FALSE(r.phase(Phase::Connect));
+  EXPECT_TRUE(r.fanout.empty()) << "no connect_port, no connects";
+  EXPECT_EQ(dns.query_count("am.monitoring.svc.cluster.test", DnsTransport::Udp), 1);
+}
+
+TEST_F(DnsProberTest, MeasuredDnsLatencyMatchesTheInjectedDelay) {
+  constexpr auto kDelay = 80ms;
+  dns.set("slow.test", DnsRule::answer({"198.18.0.1"}).delayed(kDelay));
+  auto r = probe(dns_target("slow.test."));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  ASSERT_TRUE(r.phase(Phase::Dns));
+  EXPECT_GE(*r.phase(Phase::Dns), Duration(kDelay));
+  EXPECT_LT(*r.phase(Phase::Dns), Duration(kDelay + 10ms));
+}
+
+TEST_F(DnsProberTest, NxDomain) {
+  dns.set("gone.test", DnsRule::nxdomain());
+  auto r = probe(dns_target("gone.test."));
+  EXPECT_EQ(r.outcome, Outcome::NxDomain);
+  EXPECT_TRUE(contains(r.message, "gone.test does not exist (NXDOMAIN from 127.0.0.1:"))
+      << r.message;
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(0));
+  EXPECT_TRUE(r.phase(Phase::Dns));
+}
+
+TEST_F(DnsProberTest, ServFail) {
+  dns.set("broken.test", DnsRule::servfail());
+  auto r = probe(dns_target("broken.test."));
+  EXPECT_EQ(r.outcome, Outcome::ServFail);
+  EXPECT_TRUE(contains(r.message, "answered SERVFAIL for broken.test A")) << r.message;
+}
+
+TEST_F(DnsProberTest, RefusedIsDnsRefused) {
+  dns.set("acl.test", DnsRule::refused());
+  auto r = probe(dns_target("acl.test."));
+  EXPECT_EQ(r.outcome, Outcome::DnsRefused);
+  EXPECT_TRUE(contains(r.message, "refused the query for acl.test A")) << r.message;
+}
+
+TEST_F(DnsProberTest, EmptyAnswerIsNoAnswer) {
+  dns.set("empty.test", DnsRule::empty());
+  auto r = probe(dns_target("empty.test."));
+  EXPECT_EQ(r.outcome, Outcome::NoAnswer);
+  EXPECT_TRUE(contains(r.message, "empty.test has no A record")) << r.message;
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(0));
+}
+
+TEST_F(DnsProberTest, WrongRecordTypeIsNoAnswer) {
+  dns.set("v4only.test", DnsRule::answer({"198.18.0.1"}));
+  auto r = probe(dns_target("v4only.test.", "AAAA"));
+  EXPECT_EQ(r.outcome, Outcome::NoAnswer);
+  EXPECT_TRUE(contains(r.message, "v4only.test has no AAAA record")) << r.message;
+}
+
+TEST_F(DnsProberTest, CnameToANameWithoutTheTypeIsNoAnswerNamingTheChain) {
+  dns.set("alias.test", DnsRule::alias("target.test"));
+  dns.set("target.test", DnsRule::answer({"198.18.0.1"}));
+  auto r = probe(dns_target("alias.test.", "AAAA"));
+  EXPECT_EQ(r.outcome, Outcome::NoAnswer) << r.message;
+  EXPECT_TRUE(contains(r.message, "via CNAME target.test")) << r.message;
+}
+
+TEST_F(DnsProberTest, DroppedQueryIsDnsTimeoutAtTheDeadline) {
+  constexpr auto kTimeout = 300ms;
+  dns.set("black.hole.test", DnsRule::drop());
+  auto r = probe(dns_target("black.hole.test.", "A", kTimeout));
+  EXPECT_EQ(r.outcome, Outcome::DnsTimeout);
+  EXPECT_TRUE(contains(r.message, "no DNS reply from 127.0.0.1:")) << r.message;
+  EXPECT_FALSE(r.answers.has_value()) << "no reply, no count";
+  ASSERT_TRUE(r.phase(Phase::Dns));
+  EXPECT_GE(*r.phase(Phase::Dns), Duration(kTimeout - 1ms));
+  EXPECT_LT(*r.phase(Phase::Dns), Duration(kTimeout + 10ms));
+  ASSERT_TRUE(r.phase(Phase::Total));
+  EXPECT_LT(*r.phase(Phase::Total), Duration(kTimeout + 20ms));
+}
+
+TEST_F(DnsProberTest, TruncatedUdpAnswerIsRepeatedOverTcp) {
+  dns.set("big.test", DnsRule::answer({"198.18.0.1", "198.18.0.2"}).truncated());
+  auto r = probe(dns_target("big.test."));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(2));
+  EXPECT_EQ(dns.query_count("big.test", DnsTransport::Udp), 1);
+  EXPECT_EQ(dns.query_count("big.test", DnsTransport::Tcp), 1);
+}
+
+TEST_F(DnsProberTest, ClosedDnsPortIsDnsTimeout) {
+  DnsProber elsewhere{
+      io, settings({"127.0.0.1:" + std::to_string(closed_port("127.0.0.1"))}, resolv_conf.path()),
+      "node-a"};
+  auto r = probe_once(io, elsewhere, endpoint_of(dns_target("any.test.", "A", 500ms)));
+  EXPECT_EQ(r.outcome, Outcome::DnsTimeout) << r.message;
+}
+
+TEST_F(DnsProberTest, RecordTypes) {
+  test::DnsRule rule = DnsRule::answer({"198.18.0.7", "::1"});
+  rule.srv = {{10, 5, 9093, "am-0.test"}, {10, 5, 9093, "am-1.test"}};
+  rule.txt = {"v=spf1 -all"};
+  rule.ns = {"ns1.test", "ns2.test"};
+  rule.mx = {{10, "mail.test"}};
+  test::RawRecord soa{test::kDnsTypeSoa, test::encode_dns_name("ns1.test")};
+  auto rname = test::encode_dns_name("hostmaster.test");
+  soa.data.insert(soa.data.end(), rname.begin(), rname.end());
+  for (std::uint32_t n : {7u, 3600u, 600u, 86400u, 30u}) {
+    for (int shift : {24, 16, 8, 0}) soa.data.push_back(static_cast<std::uint8_t>(n >> shift));
+  }
+  test::RawRecord caa{test::kDnsTypeCaa, {0, 5, 'i', 's', 's', 'u', 'e', 'c', 'a', '.', 't'}};
+  rule.raw = {soa, caa};
+  dns.set("all.test", rule);
+  dns.set("www.test", DnsRule::alias("all.test"));
+  test::DnsRule ptr;
+  ptr.ptr = {"host-7.test"};
+  dns.set("7.0.18.198.in-addr.arpa", ptr);
+
+  struct Case {
+    std::string query;
+    std::string record;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"all.test.", "A", "1 A record for all.test: 198.18.0.7"},
+      {"all.test.", "AAAA", "1 AAAA record for all.test: ::1"},
+      {"all.test.", "SRV", "2 SRV records for all.test: 10 5 9093 am-0.test, 10 5 9093 am-1.test"},
+      {"all.test.", "TXT", "1 TXT record for all.test: v=spf1 -all"},
+      {"all.test.", "NS", "2 NS records for all.test: ns1.test, ns2.test"},
+      {"all.test.", "MX", "1 MX record for all.test: 10 mail.test"},
+      {"all.test.", "SOA",
+       "1 SOA record for all.test: ns1.test hostmaster.test 7 3600 600 86400 30"},
+      {"all.test.", "CAA", "1 CAA record for all.test: 0 issue ca.t"},
+      {"www.test.", "CNAME", "1 CNAME record for www.test: all.test"},
+      {"www.test.", "A", "1 A record for www.test via CNAME all.test: 198.18.0.7"},
+      // A PTR query of an IP literal asks for its reverse name.
+      {"198.18.0.7", "PTR", "1 PTR record for 7.0.18.198.in-addr.arpa: host-7.test"},
+  };
+  for (const auto& c : cases) {
+    auto r = probe(dns_target(c.query, c.record));
+    EXPECT_EQ(r.outcome, Outcome::Ok) << c.record << " " << c.query << ": " << r.message;
+    EXPECT_EQ(r.message, c.message);
+  }
+}
+
+TEST_F(DnsProberTest, ExpectMinAnswers) {
+  dns.set("two.test", DnsRule::answer({"198.18.0.1", "198.18.0.2"}));
+  auto t = dns_target("two.test.");
+  t->expect.min_answers = 2;
+  EXPECT_EQ(probe(t).outcome, Outcome::Ok);
+
+  t = dns_target("two.test.");
+  t->expect.min_answers = 3;
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Error);
+  EXPECT_EQ(r.message, "expected at least 3 A records for two.test, got 2: 198.18.0.1, 198.18.0.2");
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(2));
+}
+
+TEST_F(DnsProberTest, ExpectContains) {
+  test::DnsRule rule = DnsRule::answer({"198.18.0.10", "::1"});
+  rule.srv = {{0, 0, 9093, "am-0.test"}};
+  dns.set("kube-dns.test", rule);
+
+  auto t = dns_target("kube-dns.test.");
+  t->expect.contains = {"198.18.0.10"};
+  EXPECT_EQ(probe(t).outcome, Outcome::Ok);
+
+  t = dns_target("kube-dns.test.", "AAAA");
+  t->expect.contains = {"0:0::1"};  // compared as addresses, not as text
+  EXPECT_EQ(probe(t).outcome, Outcome::Ok);
+
+  t = dns_target("kube-dns.test.", "SRV");
+  t->expect.contains = {"AM-0.test."};  // the name in the record, any case, dot or not
+  EXPECT_EQ(probe(t).outcome, Outcome::Ok);
+
+  t = dns_target("kube-dns.test.");
+  t->expect.contains = {"198.18.0.10", "198.18.0.11"};
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Error);
+  EXPECT_EQ(r.message,
+            "expected the A records of kube-dns.test to contain 198.18.0.11, got: 198.18.0.10");
+}
+
+class DnsSearchTest : public DnsProberTest {
+ protected:
+  TempFile search_conf{"search monitoring.svc.cluster.test svc.cluster.test\noptions ndots:2\n"};
+  DnsProber searching{io, settings({dns.server()}, search_conf.path()), "node-a"};
+
+  ProbeResult probe(std::shared_ptr<Target> target) {
+    return probe_once(io, searching, endpoint_of(std::move(target)));
+  }
+};
+
+TEST_F(DnsSearchTest, RelativeNameFollowsTheSearchListAndShowsWhichNameAnswered) {
+  dns.set("alertmanager.svc.cluster.test", DnsRule::answer({"198.18.0.5"}));
+  auto r = probe(dns_target("alertmanager"));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.message, "1 A record for alertmanager.svc.cluster.test: 198.18.0.5");
+  EXPECT_EQ(queried_names(dns),
+            (std::vector<std::string>{"alertmanager.monitoring.svc.cluster.test",
+                                      "alertmanager.svc.cluster.test"}));
+}
+
+TEST_F(DnsSearchTest, NameWithNdotsDotsIsTriedAsIsFirst) {
+  dns.set("a.b.test", DnsRule::answer({"198.18.0.6"}));
+  auto r = probe(dns_target("a.b.test"));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(queried_names(dns), (std::vector<std::string>{"a.b.test"}));
+}
+
+TEST_F(DnsSearchTest, FewerDotsThanNdotsTriesTheSearchListFirst) {
+  dns.set("am.monitoring", DnsRule::answer({"198.18.0.6"}));
+  auto r = probe(dns_target("am.monitoring"));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.message, "1 A record for am.monitoring: 198.18.0.6");
+  EXPECT_EQ(queried_names(dns),
+            (std::vector<std::string>{"am.monitoring.monitoring.svc.cluster.test",
+                                      "am.monitoring.svc.cluster.test", "am.monitoring"}));
+}
+
+TEST_F(DnsSearchTest, AbsoluteNameIgnoresTheSearchList) {
+  auto r = probe(dns_target("alertmanager."));
+  EXPECT_EQ(r.outcome, Outcome::NxDomain);
+  EXPECT_FALSE(contains(r.message, "tried")) << r.message;
+  EXPECT_EQ(queried_names(dns), (std::vector<std::string>{"alertmanager"}));
+}
+
+TEST_F(DnsSearchTest, FailedSearchListsTheNamesTried) {
+  auto r = probe(dns_target("nothing"));
+  EXPECT_EQ(r.outcome, Outcome::NxDomain);
+  EXPECT_TRUE(contains(r.message,
+                       "tried nothing.monitoring.svc.cluster.test, "
+                       "nothing.svc.cluster.test, nothing"))
+      << r.message;
+  EXPECT_EQ(dns.total_queries(), 3);
+}
+
+TEST_F(DnsProberTest, TargetServerOverridesTheGlobalOnesAndChannelsAreShared) {
+  test::DnsResponder other;
+  other.set("only-there.test", DnsRule::answer({"198.18.0.9"}));
+  auto t = dns_target("only-there.test.");
+  t->server = other.server();
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(other.query_count("only-there.test"), 1);
+  EXPECT_EQ(dns.total_queries(), 0);
+
+  probe(t);
+  probe(dns_target("x.test."));
+  probe(dns_target("y.test."));
+  EXPECT_EQ(prober.channel_count(), 2u) << "one channel per distinct server list";
+}
+
+TEST_F(DnsProberTest, ResolvConfNameserversWhenNoServerIsGiven) {
+  // c-ares takes only an address from resolv.conf, always with port 53: the test listens
+  // there itself (root) and stays silent, so the query is seen and no real server is asked.
+  const auto silent_server = asio::ip::make_address("127.0.0.201");
+  asio::ip::udp::socket listener(io);
+  boost::system::error_code ec;
+  listener.open(asio::ip::udp::v4(), ec);
+  if (!ec) listener.bind(asio::ip::udp::endpoint(silent_server, 53), ec);
+  if (ec) GTEST_SKIP() << "cannot listen on 127.0.0.201:53 (needs root): " << ec.message();
+  TempFile conf{"nameserver 127.0.0.201\noptions ndots:1\n"};
+  DnsProber from_conf{io, settings({}, conf.path()), "node-a"};
+
+  auto r = probe_once(io, from_conf, endpoint_of(dns_target("from-conf.test.", "A", 300ms)));
+  EXPECT_EQ(r.outcome, Outcome::DnsTimeout);
+  EXPECT_TRUE(contains(r.message, "127.0.0.201:53")) << r.message;
+  EXPECT_EQ(r.address, "127.0.0.201");
+  std::array<char, 512> datagram{};
+  asio::ip::udp::endpoint from;
+  listener.non_blocking(true);
+  const auto size = listener.receive_from(asio::buffer(datagram), from, 0, ec);
+  ASSERT_FALSE(ec) << "no query reached the resolv.conf nameserver: " << ec.message();
+  const std::string query(datagram.data(), size);
+  EXPECT_TRUE(contains(query, std::string("\x09") + "from-conf" + "\x04" + "test")) << "the query names from-conf.test";
+}
+
+TEST_F(DnsProberTest, BadServerIsAnErrorNotACrash) {
+  auto t = dns_target("x.test.");
+  t->server = "not-an-ip";
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Error);
+  EXPECT_TRUE(contains(r.message, "not-an-ip")) << r.message;
+}
+
+TEST_F(DnsProberTest, ProbeOutlivingTheProberEndsWithError) {
+  dns.set("slow.test", DnsRule::answer({"198.18.0.1"}).delayed(200ms));
+  auto doomed =
+      std::make_unique<DnsProber>(io, settings({dns.server()}, resolv_conf.path()), "node-a");
+  std::optional<ProbeResult> result;
+  auto e = endpoint_of(dns_target("slow.test."));
+  asio::co_spawn(io, doomed->probe(e, Deadline::after(1s)),
+                 [&](std::exception_ptr, ProbeResult r) { result = std::move(r); });
+  io.run_one_for(20ms);  // the query is sent
+  doomed.reset();
+  const auto limit = Clock::now() + 2s;
+  while (!result && Clock::now() < limit) io.run_one_for(50ms);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->outcome, Outcome::Error);
+  EXPECT_TRUE(contains(result->message, "shut down")) << result->message;
+}
+
+// Fan-out: three loopback addresses, one listening, one closed, one that drops the SYN.
+// The drop comes from a listener with backlog 0 whose accept queue is already full: Linux
+// drops SYNs to it silently, as a firewall would, without touching the host's firewall.
+// (A network namespace with nftables would be the real thing; see the report.)
+class DnsFanOutTest : public DnsProberTest {
+ protected:
+  void SetUp() override {
+    // One port number free on all three addresses.
+    for (int attempt = 0; attempt < 50 && port == 0; ++attempt) {
+      boost::system::error_code ec;
+      listening = tcp::acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0));
+      const auto candidate = listening.local_endpoint().port();
+      full.open(tcp::v4());
+      full.bind(tcp::endpoint(asio::ip::make_address("127.0.0.4"), candidate), ec);
+      if (!ec) full.listen(0, ec);
+      tcp::acceptor probe_closed(io);
+      probe_closed.open(tcp::v4());
+      if (!ec) probe_closed.bind(tcp::endpoint(asio::ip::make_address("127.0.0.3"), candidate), ec);
+      if (ec) {
+        full.close();
+        listening.close();
+        continue;
+      }
+      port = candidate;
+    }
+    ASSERT_NE(port, 0) << "no port free on 127.0.0.2-4";
+    // Fill the accept queue of the backlog-0 listener.
+    filler = std::make_unique<tcp::socket>(filler_io);
+    filler->connect(tcp::endpoint(asio::ip::make_address("127.0.0.4"), port));
+  }
+
+  std::shared_ptr<Target> fanout_target(Duration timeout = 400ms) {
+    auto t = dns_target("pods.test.", "A", timeout);
+    t->connect_port = port;
+    return t;
+  }
+
+  std::uint16_t port = 0;
+  tcp::acceptor listening{io};
+  tcp::acceptor full{io};
+  asio::io_context filler_io;
+  std::unique_ptr<tcp::socket> filler;
+};
+
+const FanOutResult* find_fanout(const ProbeResult& r, const std::string& host) {
+  for (const auto& f : r.fanout) {
+    if (f.host == host) return &f;
+  }
+  return nullptr;
+}
+
+TEST_F(DnsFanOutTest, EveryAddressIsConnectedAndClassified) {
+  constexpr auto kTimeout = 400ms;
+  dns.set("pods.test", DnsRule::answer({"127.0.0.2", "127.0.0.3", "127.0.0.4"}));
+  auto r = probe(fanout_target(kTimeout));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << "the dns probe is about DNS: " << r.message;
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(3));
+  ASSERT_EQ(r.fanout.size(), 3u);
+
+  const auto* ok = find_fanout(r, "127.0.0.2");
+  const auto* refused = find_fanout(r, "127.0.0.3");
+  const auto* dropped = find_fanout(r, "127.0.0.4");
+  ASSERT_TRUE(ok && refused && dropped);
+  EXPECT_EQ(ok->port, port);
+  EXPECT_EQ(ok->result.outcome, Outcome::Ok) << ok->result.message;
+  EXPECT_EQ(ok->result.address, "127.0.0.2");
+  EXPECT_TRUE(ok->result.phase(Phase::Connect));
+  EXPECT_EQ(refused->result.outcome, Outcome::Refused) << refused->result.message;
+  EXPECT_EQ(dropped->result.outcome, Outcome::Timeout) << dropped->result.message;
+  EXPECT_FALSE(ok->result.answers.has_value());
+
+  // Concurrent, not one after the other: the refused one did not wait for the dropped one.
+  ASSERT_TRUE(refused->result.phase(Phase::Total));
+  EXPECT_LT(*refused->result.phase(Phase::Total), Duration(100ms));
+  ASSERT_TRUE(dropped->result.phase(Phase::Total));
+  EXPECT_GT(*dropped->result.phase(Phase::Total), Duration(kTimeout - 50ms));
+  EXPECT_LT(*dropped->result.phase(Phase::Total), Duration(kTimeout + 20ms));
+  // The parent's latency is its DNS part, not the wait for the dropped connect.
+  ASSERT_TRUE(r.phase(Phase::Total));
+  EXPECT_LT(*r.phase(Phase::Total), Duration(100ms));
+}
+
+TEST_F(DnsFanOutTest, FailedDnsConnectsToNothing) {
+  dns.set("pods.test", DnsRule::nxdomain());
+  auto r = probe(fanout_target());
+  EXPECT_EQ(r.outcome, Outcome::NxDomain);
+  EXPECT_TRUE(r.fanout.empty());
+}
+
+TEST_F(DnsFanOutTest, FailedExpectationStillConnects) {
+  dns.set("pods.test", DnsRule::answer({"127.0.0.2"}));
+  auto t = fanout_target();
+  t->expect.min_answers = 2;
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Error);
+  ASSERT_EQ(r.fanout.size(), 1u);
+  EXPECT_EQ(r.fanout[0].result.outcome, Outcome::Ok);
+}
+
+TEST_F(DnsFanOutTest, MaxConnectPicksTheNodesAddresses) {
+  const std::vector<std::string> all = {"127.0.0.2", "127.0.0.3", "127.0.0.4"};
+  dns.set("pods.test", DnsRule::answer(all));
+  auto t = fanout_target();
+  t->max_connect = 2;
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Ok);
+  EXPECT_TRUE(contains(r.message, "connecting to 2 of them (max_connect)")) << r.message;
+  std::vector<asio::ip::address> addresses;
+  for (const auto& a : all) addresses.push_back(asio::ip::make_address(a));
+  auto expected = select_connect_addresses(addresses, 2, "node-a");
+  ASSERT_EQ(r.fanout.size(), 2u);
+  EXPECT_EQ(r.fanout[0].host, expected[0].to_string());
+  EXPECT_EQ(r.fanout[1].host, expected[1].to_string());
+}
+
+TEST_F(DnsProberTest, FanOutToIpv6Loopback) {
+  boost::system::error_code ec;
+  tcp::acceptor listener(io);
+  listener.open(tcp::v6(), ec);
+  if (!ec) listener.bind(tcp::endpoint(asio::ip::make_address("::1"), 0), ec);
+  if (ec) GTEST_SKIP() << "no IPv6 loopback here: " << ec.message();
+  listener.listen();
+  dns.set("v6.test", DnsRule::answer({"::1"}));
+  auto t = dns_target("v6.test.", "AAAA");
+  t->connect_port = listener.local_endpoint().port();
+  auto r = probe(t);
+  ASSERT_EQ(r.fanout.size(), 1u) << r.message;
+  EXPECT_EQ(r.fanout[0].host, "::1");
+  EXPECT_EQ(r.fanout[0].result.outcome, Outcome::Ok) << r.fanout[0].result.message;
+}
+
+std::vector<asio::ip::address> pod_addresses(int count) {
+  std::vector<asio::ip::address> out;
+  for (int i = 1; i <= count; ++i) {
+    out.push_back(asio::ip::make_address("198.18." + std::to_string(i / 250) + "." +
+                                         std::to_string(i % 250 + 1)));
+  }
+  return out;
+}
+
+TEST(SelectConnectAddresses, AllWhenWithinTheLimit) {
+  auto addresses = pod_addresses(3);
+  EXPECT_EQ(select_connect_addresses(addresses, 3, "n"), addresses);
+  EXPECT_EQ(select_connect_addresses(addresses, 10, "n"), addresses);
+}
+
+TEST(SelectConnectAddresses, StableSubsetInAnswerOrder) {
+  auto addresses = pod_addresses(20);
+  auto picked = select_connect_addresses(addresses, 5, "ip-10-0-1-17.ec2.internal");
+  ASSERT_EQ(picked.size(), 5u);
+  EXPECT_EQ(picked, select_connect_addresses(addresses, 5, "ip-10-0-1-17.ec2.internal"));
+  // In answer order, no duplicates.
+  std::vector<std::size_t> positions;
+  for (const auto& a : picked) {
+    positions.push_back(static_cast<std::size_t>(std::find(addresses.begin(), addresses.end(), a) -
+                                                 addresses.begin()));
+  }
+  EXPECT_TRUE(std::is_sorted(positions.begin(), positions.end()));
+  EXPECT_EQ(std::set<std::size_t>(positions.begin(), positions.end()).size(), 5u);
+  // Another order of the same answer gives the same choice.
+  auto reversed = addresses;
+  std::reverse(reversed.begin(), reversed.end());
+  auto picked_reversed = select_connect_addresses(reversed, 5, "ip-10-0-1-17.ec2.internal");
+  EXPECT_EQ(std::set<asio::ip::address>(picked.begin(), picked.end()),
+            std::set<asio::ip::address>(picked_reversed.begin(), picked_reversed.end()));
+}
+
+TEST(SelectConnectAddresses, NodesSpreadOverTheAddresses) {
+  auto addresses = pod_addresses(10);
+  std::set<asio::ip::address> covered;
+  std::set<std::vector<asio::ip::address>> distinct_choices;
+  for (int node = 0; node < 20; ++node) {
+    auto picked = select_connect_addresses(addresses, 2, "node-" + std::to_string(node));
+    covered.insert(picked.begin(), picked.end());
+    distinct_choices.insert(picked);
+  }
+  EXPECT_GE(distinct_choices.size(), 10u) << "nodes should mostly choose differently";
+  EXPECT_GE(covered.size(), 9u) << "20 nodes x 2 should cover (almost) all 10 addresses";
+}
+
+TEST(SelectConnectAddresses, ChurnChangesAtMostOneChoice) {
+  auto addresses = pod_addresses(12);
+  auto before = select_connect_addresses(addresses, 4, "node-a");
+  std::set<asio::ip::address> chosen(before.begin(), before.end());
+  // An address the node did not choose goes away: the choice stays.
+  auto unchosen = std::find_if(addresses.begin(), addresses.end(),
+                               [&](const auto& a) { return !chosen.count(a); });
+  auto fewer = addresses;
+  fewer.erase(fewer.begin() + (unchosen - addresses.begin()));
+  EXPECT_EQ(select_connect_addresses(fewer, 4, "node-a"), before);
+  // A chosen one goes away: only it is replaced.
+  auto without_chosen = addresses;
+  without_chosen.erase(std::find(without_chosen.begin(), without_chosen.end(), before[0]));
+  auto after = select_connect_addresses(without_chosen, 4, "node-a");
+  std::set<asio::ip::address> kept(after.begin(), after.end());
+  for (std::size_t i = 1; i < before.size(); ++i) EXPECT_TRUE(kept.count(before[i]));
+  // A new address replaces at most one choice.
+  auto more = addresses;
+  more.push_back(asio::ip::make_address("198.18.9.9"));
+  auto grown = select_connect_addresses(more, 4, "node-a");
+  int changed = 0;
+  for (const auto& a : grown) changed += chosen.count(a) ? 0 : 1;
+  EXPECT_LE(changed, 1);
+}
+
+}  // namespace
+}  // namespace reachprobe
