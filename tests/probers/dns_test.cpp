@@ -1,6 +1,8 @@
 #include "probe/probers/dns.hpp"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -11,9 +13,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
 
+#include "probe/engine/scheduler.hpp"
+#include "probe/sinks/metrics_sink.hpp"
 #include "tests/support/dns_responder.hpp"
 
 namespace reachprobe {
@@ -400,7 +405,8 @@ TEST_F(DnsProberTest, ResolvConfNameserversWhenNoServerIsGiven) {
   const auto size = listener.receive_from(asio::buffer(datagram), from, 0, ec);
   ASSERT_FALSE(ec) << "no query reached the resolv.conf nameserver: " << ec.message();
   const std::string query(datagram.data(), size);
-  EXPECT_TRUE(contains(query, std::string("\x09") + "from-conf" + "\x04" + "test")) << "the query names from-conf.test";
+  EXPECT_TRUE(contains(query, std::string("\x09") + "from-conf" + "\x04" + "test"))
+      << "the query names from-conf.test";
 }
 
 TEST_F(DnsProberTest, BadServerIsAnErrorNotACrash) {
@@ -557,6 +563,61 @@ TEST_F(DnsProberTest, FanOutToIpv6Loopback) {
   ASSERT_EQ(r.fanout.size(), 1u) << r.message;
   EXPECT_EQ(r.fanout[0].host, "::1");
   EXPECT_EQ(r.fanout[0].result.outcome, Outcome::Ok) << r.fanout[0].result.message;
+}
+
+bool run_until(asio::io_context& io, const std::function<bool()>& condition,
+               std::chrono::milliseconds limit) {
+  const auto end = Clock::now() + limit;
+  for (int rounds = 0; rounds < 1000000 && !condition() && Clock::now() < end; ++rounds) {
+    if (io.stopped()) io.restart();
+    io.run_one_for(10ms);
+  }
+  return condition();
+}
+
+// Pods churn: the answer goes from {a, b} to {b, c}. Through the real Scheduler and
+// MetricsSink, c's series appears at once and a's leaves the registry after the expiry.
+TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
+  prometheus::Registry registry;
+  MetricsSink metrics(registry);
+  ProberSet probers;
+  probers.add(ProbeType::Dns, std::make_unique<DnsProber>(
+                                  io, settings({dns.server()}, resolv_conf.path()), "node-a"));
+  Scheduler scheduler(io, probers, metrics);
+
+  const auto port = closed_port("127.0.0.2");
+  const auto series = [&](const std::string& ip) {
+    return "endpoint=\"" + ip + ":" + std::to_string(port) + "\"";
+  };
+  const auto exposed = [&](const std::string& ip) {
+    return contains(prometheus::TextSerializer().Serialize(registry.Collect()), series(ip));
+  };
+  dns.set("pods.test", DnsRule::answer({"127.0.0.2", "127.0.0.3"}));
+  auto t = dns_target("pods.test.", "A", 100ms);
+  t->interval = 150ms;
+  t->connect_port = port;
+  scheduler.update(expand_endpoints({t}));
+
+  ASSERT_TRUE(run_until(
+      io, [&] { return exposed("127.0.0.2") && exposed("127.0.0.3"); }, 5s));
+  const auto text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_TRUE(
+      contains(text, R"(reachprobe_dns_answers{endpoint="pods.test.",target="dns",type="dns"} 2)"))
+      << text;
+
+  dns.set("pods.test", DnsRule::answer({"127.0.0.3", "127.0.0.4"}));
+  ASSERT_TRUE(run_until(
+      io, [&] { return exposed("127.0.0.4"); }, 5s));
+  EXPECT_TRUE(exposed("127.0.0.2")) << "a missing address is kept for a few rounds";
+  const int queries_when_c_appeared = dns.query_count("pods.test");
+
+  ASSERT_TRUE(run_until(
+      io, [&] { return !exposed("127.0.0.2"); }, 5s));
+  EXPECT_EQ(dns.query_count("pods.test") - queries_when_c_appeared, kFanOutExpiryRounds - 1)
+      << "a leaves in the round that makes it missing " << kFanOutExpiryRounds << " times";
+  EXPECT_TRUE(exposed("127.0.0.3"));
+  EXPECT_TRUE(exposed("127.0.0.4"));
+  scheduler.stop();
 }
 
 std::vector<asio::ip::address> pod_addresses(int count) {
