@@ -19,6 +19,7 @@
 
 #include "probe/engine/scheduler.hpp"
 #include "probe/sinks/metrics_sink.hpp"
+#include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/dns_responder.hpp"
 
 namespace reachprobe {
@@ -29,84 +30,12 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 using test::DnsRule;
 using test::DnsTransport;
-
-// A file that exists for the test's life, e.g. a resolv.conf with its own search list.
-class TempFile {
- public:
-  explicit TempFile(const std::string& content) {
-    char name[] = "/tmp/reachprobe-dns-test-XXXXXX";
-    const int fd = mkstemp(name);
-    if (fd < 0) throw std::runtime_error("mkstemp failed");
-    close(fd);
-    path_ = name;
-    std::ofstream(path_) << content;
-  }
-  ~TempFile() { unlink(path_.c_str()); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::shared_ptr<Target> dns_target(std::string query, std::string record = "A",
-                                   Duration timeout = 1s) {
-  auto t = std::make_shared<Target>();
-  t->name = "dns";
-  t->type = ProbeType::Dns;
-  t->query = std::move(query);
-  t->record = std::move(record);
-  t->interval = 10s;
-  t->timeout = timeout;
-  return t;
-}
-
-Endpoint endpoint_of(std::shared_ptr<Target> target) {
-  return expand_endpoints({std::move(target)}).front();
-}
-
-// Runs one probe to completion on `io`, bounded: a probe that never finishes fails the test.
-ProbeResult probe_once(asio::io_context& io, Prober& prober, const Endpoint& endpoint) {
-  std::optional<ProbeResult> result;
-  asio::co_spawn(io, prober.probe(endpoint, Deadline::after(endpoint.target->timeout)),
-                 [&](std::exception_ptr e, ProbeResult r) {
-                   if (e) std::rethrow_exception(e);
-                   result = std::move(r);
-                 });
-  const auto limit = Clock::now() + endpoint.target->timeout + 2s;
-  while (!result && Clock::now() < limit) {
-    if (io.stopped()) io.restart();
-    io.run_one_for(50ms);
-  }
-  EXPECT_TRUE(result.has_value()) << "probe did not finish";
-  return result.value_or(ProbeResult{});
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using namespace dns_test;
 
 std::vector<std::string> queried_names(const test::DnsResponder& dns) {
   std::vector<std::string> names;
   for (const auto& q : dns.queries()) names.push_back(q.name);
   return names;
-}
-
-dns::ResolverOptions settings(std::vector<std::string> servers, const std::string& resolv_conf) {
-  dns::ResolverOptions o;
-  o.servers = std::move(servers);
-  o.resolv_conf_path = resolv_conf;
-  o.attempt_timeout = 500ms;
-  o.attempts = 2;
-  return o;
-}
-
-// A loopback port where nothing listens: bound then closed, so the kernel answers RST.
-std::uint16_t closed_port(const std::string& ip) {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address(ip), 0));
-  return a.local_endpoint().port();
 }
 
 class DnsProberTest : public ::testing::Test {
@@ -434,56 +363,17 @@ TEST_F(DnsProberTest, ProbeOutlivingTheProberEndsWithError) {
   EXPECT_TRUE(contains(result->message, "shut down")) << result->message;
 }
 
-// Fan-out: three loopback addresses, one listening, one closed, one that drops the SYN.
-// The drop comes from a listener with backlog 0 whose accept queue is already full: Linux
-// drops SYNs to it silently, as a firewall would, without touching the host's firewall.
-// (A network namespace with nftables would be the real thing; see the report.)
 class DnsFanOutTest : public DnsProberTest {
  protected:
-  void SetUp() override {
-    // One port number free on all three addresses.
-    for (int attempt = 0; attempt < 50 && port == 0; ++attempt) {
-      boost::system::error_code ec;
-      listening = tcp::acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0));
-      const auto candidate = listening.local_endpoint().port();
-      full.open(tcp::v4());
-      full.bind(tcp::endpoint(asio::ip::make_address("127.0.0.4"), candidate), ec);
-      if (!ec) full.listen(0, ec);
-      tcp::acceptor probe_closed(io);
-      probe_closed.open(tcp::v4());
-      if (!ec) probe_closed.bind(tcp::endpoint(asio::ip::make_address("127.0.0.3"), candidate), ec);
-      if (ec) {
-        full.close();
-        listening.close();
-        continue;
-      }
-      port = candidate;
-    }
-    ASSERT_NE(port, 0) << "no port free on 127.0.0.2-4";
-    // Fill the accept queue of the backlog-0 listener.
-    filler = std::make_unique<tcp::socket>(filler_io);
-    filler->connect(tcp::endpoint(asio::ip::make_address("127.0.0.4"), port));
-  }
-
   std::shared_ptr<Target> fanout_target(Duration timeout = 400ms) {
     auto t = dns_target("pods.test.", "A", timeout);
-    t->connect_port = port;
+    t->connect_port = ports.port();
     return t;
   }
 
-  std::uint16_t port = 0;
-  tcp::acceptor listening{io};
-  tcp::acceptor full{io};
-  asio::io_context filler_io;
-  std::unique_ptr<tcp::socket> filler;
+  FanOutPorts ports;
+  const std::uint16_t port = ports.port();
 };
-
-const FanOutResult* find_fanout(const ProbeResult& r, const std::string& host) {
-  for (const auto& f : r.fanout) {
-    if (f.host == host) return &f;
-  }
-  return nullptr;
-}
 
 TEST_F(DnsFanOutTest, EveryAddressIsConnectedAndClassified) {
   constexpr auto kTimeout = 400ms;
@@ -563,16 +453,6 @@ TEST_F(DnsProberTest, FanOutToIpv6Loopback) {
   ASSERT_EQ(r.fanout.size(), 1u) << r.message;
   EXPECT_EQ(r.fanout[0].host, "::1");
   EXPECT_EQ(r.fanout[0].result.outcome, Outcome::Ok) << r.fanout[0].result.message;
-}
-
-bool run_until(asio::io_context& io, const std::function<bool()>& condition,
-               std::chrono::milliseconds limit) {
-  const auto end = Clock::now() + limit;
-  for (int rounds = 0; rounds < 1000000 && !condition() && Clock::now() < end; ++rounds) {
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return condition();
 }
 
 // Pods churn: the answer goes from {a, b} to {b, c}. Through the real Scheduler and
