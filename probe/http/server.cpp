@@ -134,7 +134,8 @@ void Server::make_room() {
 asio::awaitable<void> Server::accept_loop() {
   while (!stopped_) {
     boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) co_return;
     if (ec) {
       // EMFILE and friends: do not spin; the next accept will tell.
@@ -160,7 +161,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
     bhttp::request_parser<bhttp::empty_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     stream.expires_after(options_.read_timeout);
-    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_read(stream, buffer, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
     connection->waiting = false;
     if (stopped_) co_return;
 
@@ -183,13 +185,14 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
       const bool keep_alive = req.keep_alive();
       const auto method = req.method();
       const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
-      const bool known = path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/";
+      const bool known =
+          path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/";
       if (!known) {
         res = make_response(bhttp::status::not_found, "not found\n", "text/plain", req.version(),
                             keep_alive);
       } else if (method != bhttp::verb::get && method != bhttp::verb::head) {
-        res = make_response(bhttp::status::method_not_allowed, "method not allowed\n",
-                            "text/plain", req.version(), keep_alive);
+        res = make_response(bhttp::status::method_not_allowed, "method not allowed\n", "text/plain",
+                            req.version(), keep_alive);
         res.set(bhttp::field::allow, "GET, HEAD");
       } else if (path == "/metrics") {
         std::string body;
@@ -198,8 +201,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
                                          asio::use_awaitable);
         }
         if (stopped_) co_return;
-        res = make_response(bhttp::status::ok, std::move(body), kMetricsContentType,
-                            req.version(), keep_alive);
+        res = make_response(bhttp::status::ok, std::move(body), kMetricsContentType, req.version(),
+                            keep_alive);
       } else if (path == "/healthz") {
         // Answering at all proves the event loop turns: this runs on it.
         res = make_response(bhttp::status::ok, "ok\n", "text/plain", req.version(), keep_alive);

@@ -101,7 +101,8 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
     const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
     try {
       const double cpu = (std::stod(fields[kUtime]) + std::stod(fields[kStime])) / ticks;
-      out.push_back(family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+      out.push_back(family("process_cpu_seconds_total",
+                           "Total user and system CPU time spent in seconds.",
                            prometheus::MetricType::Counter, cpu));
       out.push_back(family("process_resident_memory_bytes", "Resident memory size in bytes.",
                            prometheus::MetricType::Gauge, std::stod(fields[kRss]) * page));

@@ -44,13 +44,17 @@ TEST(MetricsSink, SingleSubPhaseProbeExposesOnlyTotal) {
   auto e = expand_endpoints({target("10.0.0.10")}).front();
   sink.record(e, ok_result(false));
   auto text = scrape(registry);
-  EXPECT_NE(text.find(R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
+      std::string::npos)
       << text;
   EXPECT_EQ(count(text, "phase=\"total\""), 16u + 1u + 2u) << "buckets + Inf + sum + count";
   EXPECT_EQ(count(text, "phase=\"connect\""), 0u);
-  EXPECT_NE(text.find(R"(reachprobe_probes_total{endpoint="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probes_total{endpoint="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
+      std::string::npos);
 }
 
 TEST(MetricsSink, NamedHostExposesDnsConnectAndTotal) {
@@ -78,11 +82,15 @@ TEST(MetricsSink, FailuresCountByResultAndRecordNoLatency) {
   sink.record(e, timeout);
   auto text = scrape(registry);
   EXPECT_NE(text.find(R"(result="timeout",target="cp",type="tcp"} 2)"), std::string::npos) << text;
-  EXPECT_NE(text.find(R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
+      std::string::npos);
   // Only the ok probe was observed: the histogram count is 1.
-  EXPECT_NE(text.find(R"(reachprobe_probe_duration_seconds_count{endpoint="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          R"(reachprobe_probe_duration_seconds_count{endpoint="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
+      std::string::npos)
       << text;
 }
 
