@@ -171,7 +171,7 @@ int run(const Options& options) {
     server = std::make_unique<http::Server>(io, server_options, std::move(handlers));
   } catch (const std::exception& e) {
     log::event(spdlog::level::err, "cannot start the HTTP server", {{"error", e.what()}});
-    return kExitUsage;
+    return kExitFailed;
   }
 
   daemon_metrics.config_loaded(true);
