@@ -20,8 +20,8 @@ asio::awaitable<void> probe_once(Prober& prober, CheckRow& row, std::size_t& rem
                                  asio::io_context& io) {
   const auto started = Clock::now();
   try {
-    row.result = co_await prober.probe(row.endpoint,
-                                       Deadline{started + row.endpoint.target->timeout});
+    row.result =
+        co_await prober.probe(row.endpoint, Deadline{started + row.endpoint.target->timeout});
   } catch (const std::exception& e) {
     row.result.outcome = Outcome::Error;
     row.result.message = std::string("internal error: ") + e.what();
@@ -80,8 +80,8 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
     Prober* prober = probers.find(row.endpoint.type());
     if (prober == nullptr) {
       row.result.outcome = Outcome::Error;
-      row.result.message = fmt::format("type {} is not supported by this build",
-                                       to_string(row.endpoint.type()));
+      row.result.message =
+          fmt::format("type {} is not supported by this build", to_string(row.endpoint.type()));
       continue;
     }
     ++remaining;
@@ -100,7 +100,8 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
     out.push_back(std::move(row));
     for (auto& f : fanout) {
       CheckRow child{Endpoint{target, f.host, f.port, join_host_port(f.host, f.port)},
-                     std::move(f.result), {}};
+                     std::move(f.result),
+                     {}};
       child.hint = hint_for(child.endpoint, child.result);
       out.push_back(std::move(child));
     }
@@ -128,18 +129,18 @@ std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t wi
   w_address = std::min<std::size_t>(w_address, 15);
   constexpr std::size_t w_result = 11;
 
-  std::string out = fmt::format("{:<{}} {:<{}} {:<{}} {:<{}} {:>8}\n", "TARGET", w_target,
-                                "ENDPOINT", w_endpoint, "ADDRESS", w_address, "RESULT", w_result,
-                                "LATENCY");
+  std::string out =
+      fmt::format("{:<{}} {:<{}} {:<{}} {:<{}} {:>8}\n", "TARGET", w_target, "ENDPOINT", w_endpoint,
+                  "ADDRESS", w_address, "RESULT", w_result, "LATENCY");
   std::size_t ok = 0;
   for (const auto& r : rows) {
     if (r.result.ok()) ++ok;
     auto total = r.result.phase(Phase::Total);
-    out += fmt::format("{:<{}} {:<{}} {:<{}} {:<{}} {:>8}\n", fit(r.endpoint.target_name(), w_target),
-                       w_target, fit(r.endpoint.label, w_endpoint), w_endpoint,
-                       fit(r.result.address.empty() ? "-" : r.result.address, w_address),
-                       w_address, to_string(r.result.outcome), w_result,
-                       total ? format_latency(*total) : "-");
+    out +=
+        fmt::format("{:<{}} {:<{}} {:<{}} {:<{}} {:>8}\n", fit(r.endpoint.target_name(), w_target),
+                    w_target, fit(r.endpoint.label, w_endpoint), w_endpoint,
+                    fit(r.result.address.empty() ? "-" : r.result.address, w_address), w_address,
+                    to_string(r.result.outcome), w_result, total ? format_latency(*total) : "-");
     if (!r.result.ok()) {
       if (!r.result.message.empty()) wrap(out, "why", r.result.message, width);
       if (!r.hint.empty()) wrap(out, "fix", r.hint, width);
@@ -163,8 +164,8 @@ std::string format_check_json(const std::vector<CheckRow>& rows) {
     out += "\"target\": " + json_string(r.endpoint.target_name());
     out += ", \"type\": " + json_string(to_string(r.endpoint.type()));
     out += ", \"endpoint\": " + json_string(r.endpoint.label);
-    out += ", \"address\": " + (r.result.address.empty() ? std::string("null")
-                                                         : json_string(r.result.address));
+    out += ", \"address\": " +
+           (r.result.address.empty() ? std::string("null") : json_string(r.result.address));
     out += ", \"result\": " + json_string(to_string(r.result.outcome));
     auto total = r.result.phase(Phase::Total);
     out += ", \"duration_seconds\": " + (total ? json_number(*total) : std::string("null"));

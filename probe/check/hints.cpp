@@ -6,9 +6,7 @@ namespace reachprobe {
 
 namespace {
 
-bool path_closed(Outcome o) {
-  return o == Outcome::Timeout || o == Outcome::Unreachable;
-}
+bool path_closed(Outcome o) { return o == Outcome::Timeout || o == Outcome::Unreachable; }
 
 std::string port_hint(std::uint16_t port, Outcome outcome) {
   const bool closed = path_closed(outcome);
@@ -46,7 +44,8 @@ std::string port_hint(std::uint16_t port, Outcome outcome) {
                "resolver (CoreDNS or the VPC resolver)";
       }
       break;
-    default: break;
+    default:
+      break;
   }
   return {};
 }
@@ -54,7 +53,8 @@ std::string port_hint(std::uint16_t port, Outcome outcome) {
 std::string outcome_hint(Outcome outcome, std::uint16_t port) {
   const std::string p = port ? fmt::format("TCP {}", port) : std::string("the port");
   switch (outcome) {
-    case Outcome::Ok: return {};
+    case Outcome::Ok:
+      return {};
     case Outcome::Timeout:
       return fmt::format(
           "packets are silently dropped: a security group or NACL does not allow {} on this "
@@ -72,7 +72,8 @@ std::string outcome_hint(Outcome outcome, std::uint16_t port) {
     case Outcome::NxDomain:
       return "the name does not exist: check its spelling, the DNS server and the search "
              "domains";
-    case Outcome::ServFail: return "the DNS server failed: check the upstream resolver";
+    case Outcome::ServFail:
+      return "the DNS server failed: check the upstream resolver";
     case Outcome::DnsRefused:
       return "the DNS server refused the query: it is not authoritative or its ACL denies "
              "this node";
@@ -82,8 +83,10 @@ std::string outcome_hint(Outcome outcome, std::uint16_t port) {
       return "no DNS reply: UDP/TCP 53 to the DNS server is blocked, or the server is down";
     case Outcome::TlsError:
       return "TLS failed: an interception proxy, a wrong server name (SNI) or a wrong CA";
-    case Outcome::BadStatus: return "the server answered with an unexpected HTTP status";
-    case Outcome::Error: return "see the message";
+    case Outcome::BadStatus:
+      return "the server answered with an unexpected HTTP status";
+    case Outcome::Error:
+      return "see the message";
   }
   return {};
 }

@@ -73,8 +73,8 @@ dns::ResolverOptions resolver_options(const config::Config& c) {
   auto shortest = c.timeout;
   for (const auto& t : c.targets) shortest = std::min(shortest, t.timeout);
   auto third = std::chrono::duration_cast<std::chrono::milliseconds>(shortest / 3);
-  o.attempt_timeout = std::clamp(third, std::chrono::milliseconds(200),
-                                 std::chrono::milliseconds(2000));
+  o.attempt_timeout =
+      std::clamp(third, std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
   o.attempts = 3;
   return o;
 }
@@ -174,7 +174,7 @@ int run(const Options& options) {
     server = std::make_unique<http::Server>(io, server_options, std::move(handlers));
   } catch (const std::exception& e) {
     log::event(spdlog::level::err, "cannot start the HTTP server", {{"error", e.what()}});
-    return kExitUsage;
+    return kExitFailed;
   }
 
   daemon_metrics.config_loaded(true);
@@ -212,11 +212,18 @@ int main(int argc, char** argv) {
   const Options& options = *parsed.options;
   try {
     switch (options.command) {
-      case Command::Version: std::cout << "reachprobe " << kVersion << "\n"; return kExitOk;
-      case Command::Help: std::cout << usage(); return kExitOk;
-      case Command::Validate: return validate(options);
-      case Command::Check: return check(options);
-      case Command::Run: return run(options);
+      case Command::Version:
+        std::cout << "reachprobe " << kVersion << "\n";
+        return kExitOk;
+      case Command::Help:
+        std::cout << usage();
+        return kExitOk;
+      case Command::Validate:
+        return validate(options);
+      case Command::Check:
+        return check(options);
+      case Command::Run:
+        return run(options);
     }
   } catch (const std::exception& e) {
     std::cerr << "reachprobe: fatal: " << e.what() << "\n";

@@ -25,9 +25,9 @@ enum class Outcome {
 };
 
 inline constexpr std::array kAllOutcomes = {
-    Outcome::Ok,         Outcome::Timeout,  Outcome::Refused,    Outcome::Unreachable,
-    Outcome::Reset,      Outcome::NxDomain, Outcome::ServFail,   Outcome::DnsRefused,
-    Outcome::NoAnswer,   Outcome::DnsTimeout, Outcome::TlsError, Outcome::BadStatus,
+    Outcome::Ok,       Outcome::Timeout,    Outcome::Refused,  Outcome::Unreachable,
+    Outcome::Reset,    Outcome::NxDomain,   Outcome::ServFail, Outcome::DnsRefused,
+    Outcome::NoAnswer, Outcome::DnsTimeout, Outcome::TlsError, Outcome::BadStatus,
     Outcome::Error,
 };
 

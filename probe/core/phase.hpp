@@ -16,11 +16,16 @@ inline constexpr std::array kAllPhases = {Phase::Dns, Phase::Connect, Phase::Tls
 
 constexpr std::string_view to_string(Phase phase) {
   switch (phase) {
-    case Phase::Dns: return "dns";
-    case Phase::Connect: return "connect";
-    case Phase::Tls: return "tls";
-    case Phase::FirstByte: return "first_byte";
-    case Phase::Total: return "total";
+    case Phase::Dns:
+      return "dns";
+    case Phase::Connect:
+      return "connect";
+    case Phase::Tls:
+      return "tls";
+    case Phase::FirstByte:
+      return "first_byte";
+    case Phase::Total:
+      return "total";
   }
   return "total";
 }

@@ -14,12 +14,18 @@ enum class ProbeType { Tcp, Dns, Tls, Http, Inbound, Kubelet };
 
 constexpr std::string_view to_string(ProbeType type) {
   switch (type) {
-    case ProbeType::Tcp: return "tcp";
-    case ProbeType::Dns: return "dns";
-    case ProbeType::Tls: return "tls";
-    case ProbeType::Http: return "http";
-    case ProbeType::Inbound: return "inbound";
-    case ProbeType::Kubelet: return "kubelet";
+    case ProbeType::Tcp:
+      return "tcp";
+    case ProbeType::Dns:
+      return "dns";
+    case ProbeType::Tls:
+      return "tls";
+    case ProbeType::Http:
+      return "http";
+    case ProbeType::Inbound:
+      return "inbound";
+    case ProbeType::Kubelet:
+      return "kubelet";
   }
   return "tcp";
 }

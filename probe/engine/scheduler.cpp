@@ -14,8 +14,8 @@ namespace asio = boost::asio;
 
 Duration phase_offset(std::string_view key, Duration interval) {
   if (interval <= Duration::zero()) return Duration::zero();
-  return Duration(static_cast<Duration::rep>(stable_hash(key) %
-                                             static_cast<std::uint64_t>(interval.count())));
+  return Duration(
+      static_cast<Duration::rep>(stable_hash(key) % static_cast<std::uint64_t>(interval.count())));
 }
 
 Clock::time_point next_slot(Clock::time_point now, Duration interval, Duration offset) {
@@ -54,8 +54,8 @@ void Scheduler::update(const std::vector<Endpoint>& endpoints) {
     auto key = endpoint.key();
     if (next.count(key)) continue;
     auto it = runners_.find(key);
-    if (it != runners_.end() && it->second->endpoint.target->interval ==
-                                    endpoint.target->interval) {
+    if (it != runners_.end() &&
+        it->second->endpoint.target->interval == endpoint.target->interval) {
       // Same endpoint: keep its loop; take the new target settings (labels are part of
       // the key's series, so a label change is handled by the sink as a new endpoint).
       it->second->endpoint = endpoint;
@@ -139,8 +139,8 @@ asio::awaitable<void> Scheduler::run(std::shared_ptr<Runner> runner) {
     const Endpoint endpoint = runner->endpoint;
     ProbeResult result;
     try {
-      result = co_await runner->prober.probe(endpoint,
-                                             Deadline{started + endpoint.target->timeout});
+      result =
+          co_await runner->prober.probe(endpoint, Deadline{started + endpoint.target->timeout});
     } catch (const std::exception& e) {
       result.outcome = Outcome::Error;
       result.message = std::string("internal error: ") + e.what();

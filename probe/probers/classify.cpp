@@ -10,17 +10,22 @@ namespace reachprobe {
 Outcome classify_connect_error(const boost::system::error_code& ec) {
   if (ec.category() != boost::system::system_category()) return Outcome::Error;
   switch (ec.value()) {
-    case ECONNREFUSED: return Outcome::Refused;
+    case ECONNREFUSED:
+      return Outcome::Refused;
     case EHOSTUNREACH:
     case ENETUNREACH:
     case ENETDOWN:
-    case EHOSTDOWN: return Outcome::Unreachable;
+    case EHOSTDOWN:
+      return Outcome::Unreachable;
     case ECONNRESET:
     case ECONNABORTED:
-    case EPIPE: return Outcome::Reset;
+    case EPIPE:
+      return Outcome::Reset;
     // The kernel gave up retransmitting SYNs: only with timeouts longer than its retries.
-    case ETIMEDOUT: return Outcome::Timeout;
-    default: return Outcome::Error;
+    case ETIMEDOUT:
+      return Outcome::Timeout;
+    default:
+      return Outcome::Error;
   }
 }
 
@@ -28,15 +33,22 @@ std::string describe_connect_error(const boost::system::error_code& ec, const st
   if (ec.category() == boost::system::system_category()) {
     switch (ec.value()) {
       case ECONNREFUSED:
-        return fmt::format("connection refused (TCP RST) by {}: the path is open but nothing "
-                           "listens on that port",
-                           where);
-      case EHOSTUNREACH: return fmt::format("no route to host {} (EHOSTUNREACH)", where);
-      case ENETUNREACH: return fmt::format("network unreachable for {} (ENETUNREACH)", where);
-      case ENETDOWN: return fmt::format("network down for {} (ENETDOWN)", where);
-      case EHOSTDOWN: return fmt::format("host down: {} (EHOSTDOWN)", where);
-      case ECONNRESET: return fmt::format("connection reset by {}", where);
-      case ETIMEDOUT: return fmt::format("connect to {} timed out in the kernel", where);
+        return fmt::format(
+            "connection refused (TCP RST) by {}: the path is open but nothing "
+            "listens on that port",
+            where);
+      case EHOSTUNREACH:
+        return fmt::format("no route to host {} (EHOSTUNREACH)", where);
+      case ENETUNREACH:
+        return fmt::format("network unreachable for {} (ENETUNREACH)", where);
+      case ENETDOWN:
+        return fmt::format("network down for {} (ENETDOWN)", where);
+      case EHOSTDOWN:
+        return fmt::format("host down: {} (EHOSTDOWN)", where);
+      case ECONNRESET:
+        return fmt::format("connection reset by {}", where);
+      case ETIMEDOUT:
+        return fmt::format("connect to {} timed out in the kernel", where);
       case EPERM:
       case EACCES:
         return fmt::format("connect to {} not permitted: a local firewall rule rejects it ({})",
@@ -44,7 +56,8 @@ std::string describe_connect_error(const boost::system::error_code& ec, const st
       case EADDRNOTAVAIL:
         return fmt::format("no local address or port available to reach {} ({})", where,
                            ec.message());
-      default: break;
+      default:
+        break;
     }
   }
   return fmt::format("connect to {} failed: {}", where, ec.message());

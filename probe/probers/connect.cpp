@@ -26,8 +26,8 @@ std::string seconds_text(Duration d) {
 
 }  // namespace
 
-asio::awaitable<std::optional<tcp::socket>> connect_to(const tcp::endpoint& peer,
-                                                       Deadline deadline, ProbeResult& result) {
+asio::awaitable<std::optional<tcp::socket>> connect_to(const tcp::endpoint& peer, Deadline deadline,
+                                                       ProbeResult& result) {
   auto executor = co_await asio::this_coro::executor;
   const std::string where = join_host_port(peer.address().to_string(), peer.port());
   result.address = peer.address().to_string();

@@ -4,8 +4,7 @@
 
 namespace reachprobe {
 
-boost::asio::awaitable<ProbeResult> TcpProber::probe(const Endpoint& endpoint,
-                                                     Deadline deadline) {
+boost::asio::awaitable<ProbeResult> TcpProber::probe(const Endpoint& endpoint, Deadline deadline) {
   const auto start = Clock::now();
   ProbeResult result;
   auto socket =

@@ -144,9 +144,8 @@ DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)
 void DaemonMetrics::config_loaded(bool successful) {
   reload_successful_.Set(successful ? 1 : 0);
   if (successful) {
-    reload_timestamp_.Set(std::chrono::duration<double>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
+    reload_timestamp_.Set(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   }
 }
 

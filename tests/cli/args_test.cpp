@@ -6,8 +6,8 @@ namespace reachprobe::cli {
 namespace {
 
 TEST(ParseArgs, Check) {
-  auto r = parse_args({"check", "--config", "c.yaml", "--target", "a", "--target=b", "--format",
-                       "json"});
+  auto r = parse_args(
+      {"check", "--config", "c.yaml", "--target", "a", "--target=b", "--format", "json"});
   ASSERT_TRUE(r.options) << r.error;
   EXPECT_EQ(r.options->command, Command::Check);
   EXPECT_EQ(r.options->config_path, "c.yaml");

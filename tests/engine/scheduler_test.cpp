@@ -17,7 +17,10 @@ using namespace std::chrono_literals;
 TEST(PhaseOffset, IsStableAndWithinTheInterval) {
   const Duration interval = 10s;
   for (int i = 0; i < 1000; ++i) {
-    auto key = "t\x1f" "tcp\x1f" + std::to_string(i);
+    auto key =
+        "t\x1f"
+        "tcp\x1f" +
+        std::to_string(i);
     auto a = phase_offset(key, interval);
     EXPECT_EQ(a, phase_offset(key, interval));
     EXPECT_GE(a, Duration::zero());
@@ -31,7 +34,11 @@ TEST(PhaseOffset, SpreadsEndpointsEvenlyOverTheInterval) {
   const Duration interval = 10s;
   std::array<int, 20> bins{};
   for (int port = 1; port <= 10000; ++port) {
-    auto key = "control-plane\x1f" "tcp\x1f" "10.0.0.10:" + std::to_string(port);
+    auto key =
+        "control-plane\x1f"
+        "tcp\x1f"
+        "10.0.0.10:" +
+        std::to_string(port);
     auto bin = phase_offset(key, interval).count() * 20 / interval.count();
     ++bins[static_cast<std::size_t>(bin)];
   }
@@ -43,7 +50,9 @@ TEST(PhaseOffset, SpreadsEndpointsEvenlyOverTheInterval) {
 TEST(NextSlot, IsTheFirstSlotAtOrAfterNow) {
   const Duration interval = 10s;
   const Duration offset = 3s;
-  auto at = [](Duration d) { return Clock::time_point(std::chrono::duration_cast<Clock::duration>(d)); };
+  auto at = [](Duration d) {
+    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(d));
+  };
   EXPECT_EQ(next_slot(at(100s), interval, offset), at(103s));
   EXPECT_EQ(next_slot(at(103s), interval, offset), at(103s));
   EXPECT_EQ(next_slot(at(103s + 1ns), interval, offset), at(113s));
@@ -208,7 +217,9 @@ TEST(Scheduler, FanOutEndpointsThatStopAppearingExpireAfterThreeRounds) {
   auto recorded = [&](const std::string& label, Outcome o) {
     return std::count(sink.results.begin(), sink.results.end(), std::make_pair(label, o));
   };
-  auto rounds_recorded = [&] { return recorded("alertmanager-operated.monitoring.svc", Outcome::Ok); };
+  auto rounds_recorded = [&] {
+    return recorded("alertmanager-operated.monitoring.svc", Outcome::Ok);
+  };
   // Rounds 1-2 return a; rounds 3.. do not: a is forgotten with the 3rd round without it.
   for (int i = 0; i < 400 && rounds_recorded() < 4; ++i) io.run_one_for(5ms);
   ASSERT_EQ(rounds_recorded(), 4);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/netns.hpp"
 
 namespace reachprobe {
 namespace {
@@ -103,10 +104,10 @@ TEST_F(TcpProberTest, ClosedPortIsRefused) {
 
 TEST_F(TcpProberTest, HostNameIsResolvedThroughTheDnsServerWithADnsPhase) {
   tcp::acceptor listener(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  dns.set("api.cluster.test", test::DnsRule::answer(std::vector<std::string>{"127.0.0.1"})
-                                  .delayed(40ms));
-  auto e = expand_endpoints({tcp_target("api.cluster.test.", listener.local_endpoint().port())})
-               .front();
+  dns.set("api.cluster.test",
+          test::DnsRule::answer(std::vector<std::string>{"127.0.0.1"}).delayed(40ms));
+  auto e =
+      expand_endpoints({tcp_target("api.cluster.test.", listener.local_endpoint().port())}).front();
   auto r = probe_once(io, prober, e);
   EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
   EXPECT_EQ(r.address, "127.0.0.1");
@@ -121,7 +122,8 @@ TEST_F(TcpProberTest, HostNameIsResolvedThroughTheDnsServerWithADnsPhase) {
 TEST_F(TcpProberTest, DnsFailureOfATcpTargetIsTheDnsResult) {
   dns.set("gone.cluster.test", test::DnsRule::nxdomain());
   dns.set("slow.cluster.test", test::DnsRule::drop());
-  auto r = probe_once(io, prober, expand_endpoints({tcp_target("gone.cluster.test.", 443)}).front());
+  auto r =
+      probe_once(io, prober, expand_endpoints({tcp_target("gone.cluster.test.", 443)}).front());
   EXPECT_EQ(r.outcome, Outcome::NxDomain) << r.message;
   EXPECT_TRUE(r.address.empty());
 
@@ -130,6 +132,67 @@ TEST_F(TcpProberTest, DnsFailureOfATcpTargetIsTheDnsResult) {
                  expand_endpoints({tcp_target("slow.cluster.test.", 443, 300ms)}).front());
   EXPECT_EQ(r.outcome, Outcome::DnsTimeout) << r.message;
   EXPECT_LT(Clock::now() - start, 1s);
+}
+
+// Paths through a real (namespaced) network: what a security group does to a SYN.
+class TcpProberNetworkTest : public TcpProberTest {
+ protected:
+  void SetUp() override {
+    if (auto why = test::netns_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+  }
+};
+
+TEST_F(TcpProberNetworkTest, ListenerInAnotherHostIsOk) {
+  test::TestHost host;
+  test::ListenerInHost listener(host, 443);
+  auto r = probe_once(io, prober, expand_endpoints({tcp_target(host.address(), 443)}).front());
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.address, host.address());
+}
+
+TEST_F(TcpProberNetworkTest, DroppedSynIsTimeoutAtTheDeadline) {
+  test::TestHost host;
+  test::ListenerInHost listener(host, 9443);
+  host.nft(
+      "table inet sg { chain input { type filter hook input priority 0; policy accept; "
+      "tcp dport 9443 drop; }\n}\n");
+  const auto start = Clock::now();
+  auto r =
+      probe_once(io, prober, expand_endpoints({tcp_target(host.address(), 9443, 500ms)}).front());
+  const auto elapsed = Clock::now() - start;
+  EXPECT_EQ(r.outcome, Outcome::Timeout) << r.message;
+  EXPECT_GE(elapsed, 500ms);
+  EXPECT_LT(elapsed, 600ms) << "the deadline, plus a small margin";
+  ASSERT_TRUE(r.phase(Phase::Connect));
+  EXPECT_GE(*r.phase(Phase::Connect), Duration(490ms));
+  EXPECT_NE(r.message.find("TCP SYN unanswered"), std::string::npos) << r.message;
+  EXPECT_EQ(r.address, host.address());
+  EXPECT_EQ(listener.accepted(), 0);
+}
+
+TEST_F(TcpProberNetworkTest, IcmpHostUnreachableIsUnreachable) {
+  test::TestHost host;
+  host.nft(
+      "table inet sg { chain input { type filter hook input priority 0; policy accept; "
+      "tcp dport 10250 reject with icmp type host-unreachable; }\n}\n");
+  const auto start = Clock::now();
+  auto r =
+      probe_once(io, prober, expand_endpoints({tcp_target(host.address(), 10250, 2s)}).front());
+  EXPECT_EQ(r.outcome, Outcome::Unreachable) << r.message;
+  EXPECT_LT(Clock::now() - start, 1s) << "an ICMP reject answers at once";
+}
+
+TEST_F(TcpProberNetworkTest, NoRouteIsUnreachable) {
+  test::UnreachableRoute route;
+  auto r = probe_once(io, prober, expand_endpoints({tcp_target(route.address(), 443)}).front());
+  EXPECT_EQ(r.outcome, Outcome::Unreachable) << r.message;
+  EXPECT_NE(r.message.find(route.address()), std::string::npos);
+}
+
+TEST_F(TcpProberNetworkTest, ClosedPortOnAnotherHostIsRefused) {
+  test::TestHost host;
+  auto r = probe_once(io, prober, expand_endpoints({tcp_target(host.address(), 9443)}).front());
+  EXPECT_EQ(r.outcome, Outcome::Refused) << r.message;
 }
 
 }  // namespace

@@ -28,28 +28,27 @@ HttpResponse http_request(const std::string& host, std::uint16_t port, const std
   auto fail = [&](const char* what, const beast::error_code& ec) {
     out.error = std::string(what) + ": " + ec.message();
   };
-  stream.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address(host), port),
-                       [&](beast::error_code ec) {
-                         if (ec) return fail("connect", ec);
-                         http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
-                           if (ec) return fail("write", ec);
-                           // A HEAD response has headers only.
-                           if (method == "HEAD") {
-                             auto parser = std::make_shared<http::response_parser<http::string_body>>();
-                             parser->skip(true);
-                             http::async_read(stream, buffer, *parser,
-                                              [&, parser](beast::error_code ec, std::size_t) {
-                                                if (ec) return fail("read", ec);
-                                                res = parser->release();
-                                              });
-                             return;
-                           }
-                           http::async_read(stream, buffer, res,
-                                            [&](beast::error_code ec, std::size_t) {
-                                              if (ec) return fail("read", ec);
-                                            });
-                         });
-                       });
+  stream.async_connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address(host), port), [&](beast::error_code ec) {
+        if (ec) return fail("connect", ec);
+        http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+          if (ec) return fail("write", ec);
+          // A HEAD response has headers only.
+          if (method == "HEAD") {
+            auto parser = std::make_shared<http::response_parser<http::string_body>>();
+            parser->skip(true);
+            http::async_read(stream, buffer, *parser,
+                             [&, parser](beast::error_code ec, std::size_t) {
+                               if (ec) return fail("read", ec);
+                               res = parser->release();
+                             });
+            return;
+          }
+          http::async_read(stream, buffer, res, [&](beast::error_code ec, std::size_t) {
+            if (ec) return fail("read", ec);
+          });
+        });
+      });
   io.run();
   if (!out.error.empty()) return out;
   out.status = static_cast<int>(res.result_int());

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+namespace reachprobe::http {
+
+struct ServerOptions {
+  std::string listen = "0.0.0.0:9754";  // "IP:PORT", "[IPv6]:PORT"; port 0 picks one
+  std::size_t max_connections = 64;
+  std::size_t max_header_bytes = 8192;
+  // A request must arrive whole within this, which also closes idle keep-alive
+  // connections: a slowloris client holds a slot for at most this long.
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
+};
+
+struct Handlers {
+  // Runs on the server's own worker thread, never on the event loop: with 10,000
+  // endpoints an exposition takes milliseconds that probes must not wait for.
+  std::function<std::string()> render_metrics;
+  // Runs on the event loop.
+  std::function<bool()> ready;
+};
+
+// The daemon's HTTP server (Boost.Beast): /metrics, /healthz, /readyz, and / on the
+// daemon's one io_context. When every connection slot is taken, the connection that has
+// waited longest without sending a complete request is shed, so idle or hostile clients
+// cannot lock a real scraper out.
+class Server {
+ public:
+  // Binds and listens; throws std::runtime_error("cannot listen on ADDR: reason").
+  Server(boost::asio::io_context& io, ServerOptions options, Handlers handlers);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Closes the listener and every connection; pending handlers end promptly.
+  void stop();
+
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  struct Connection;
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+  void make_room();
+
+  boost::asio::io_context& io_;
+  ServerOptions options_;
+  Handlers handlers_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::thread_pool renderer_{1};
+  std::list<std::shared_ptr<Connection>> connections_;
+  bool stopped_ = false;
+};
+
+// "IP:PORT" / "[IPv6]:PORT" to an endpoint; throws std::invalid_argument.
+boost::asio::ip::tcp::endpoint parse_listen_address(const std::string& text);
+
+}  // namespace reachprobe::http

@@ -1,0 +1,303 @@
+// The built `reachprobe` binary, as a user runs it: validate, check, run + HTTP, signals.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/dns_responder.hpp"
+#include "tests/support/http_get.hpp"
+#include "tests/support/wait.hpp"
+
+namespace reachprobe::test {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+const std::string kBinary = REACHPROBE_BINARY;
+const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+
+std::uint16_t free_port() {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+class BinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("reachprobe-it-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    dns_.set("api.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    auto path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // A config with an open port (held by `listener_`), a closed one, and the open one by a
+  // name that only the test's DNS responder knows.
+  std::string good_config(std::uint16_t listen_port) {
+    return write("good.yaml",
+                 "interval: 1s\n"
+                 "timeout: 500ms\n"
+                 "listen: 127.0.0.1:" +
+                     std::to_string(listen_port) +
+                     "\n"
+                     "dns:\n"
+                     "  servers: [" +
+                     dns_.server() +
+                     "]\n"
+                     "targets:\n"
+                     "  - name: open\n"
+                     "    type: tcp\n"
+                     "    hosts: [127.0.0.1]\n"
+                     "    ports: [" +
+                     std::to_string(open_port()) +
+                     "]\n"
+                     "    labels: {group: control-plane}\n"
+                     "  - name: closed\n"
+                     "    type: tcp\n"
+                     "    hosts: [127.0.0.1]\n"
+                     "    ports: [" +
+                     std::to_string(closed_port_) +
+                     "]\n"
+                     "  - name: named\n"
+                     "    type: tcp\n"
+                     "    hosts: [api.cluster.test.]\n"
+                     "    ports: [" +
+                     std::to_string(open_port()) + "]\n");
+  }
+
+  std::uint16_t open_port() const { return listener_.local_endpoint().port(); }
+
+  std::filesystem::path dir_;
+  DnsResponder dns_;
+  asio::io_context io_;
+  // Listening is enough: the kernel completes the handshake without accept().
+  tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::uint16_t closed_port_ = free_port();
+};
+
+TEST_F(BinaryTest, Version) {
+  auto r = run_command({kBinary, "--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(^reachprobe \d+\.\d+\.\d+\n$)"))) << r.out;
+}
+
+TEST_F(BinaryTest, ValidatePrintsOkForAGoodConfig) {
+  auto r = run_command({kBinary, "validate", "--config", good_config(free_port())});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(BinaryTest, ShippedConfigsValidate) {
+  auto r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/local.yaml"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST_F(BinaryTest, ValidateReportsEveryProblemWithLineAndColumn) {
+  auto path = write("bad.yaml",
+                    "interval: 10s\n"
+                    "targets:\n"
+                    "  - name: cp\n"
+                    "    type: tcp\n"
+                    "    hosts: [10.0.0.10]\n"
+                    "    ports: [70000]\n"
+                    "    intervall: 5s\n");
+  auto r = run_command({kBinary, "validate", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find(path + ":6:13: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path + ":7:5: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("intervall"), std::string::npos);
+}
+
+TEST_F(BinaryTest, ValidateOfAMissingFileIsAnError) {
+  auto r = run_command({kBinary, "validate", "--config", (dir_ / "nope.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("nope.yaml"), std::string::npos);
+}
+
+TEST_F(BinaryTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(run_command({kBinary}).exit_code, 2);
+  EXPECT_EQ(run_command({kBinary, "check"}).exit_code, 2);
+  EXPECT_EQ(run_command({kBinary, "run", "--bogus"}).exit_code, 2);
+}
+
+TEST_F(BinaryTest, CheckTableExitsOneAndExplainsTheFailure) {
+  auto r = run_command({kBinary, "check", "--config", good_config(free_port())}, 10s);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto port = std::to_string(open_port());
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex("open +127\\.0\\.0\\.1:" + port + " +127\\.0\\.0\\.1 +ok")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex("named +api\\.cluster\\.test\\.:" + port + " +127\\.0\\.0\\.1 +ok")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex("closed +127\\.0\\.0\\.1:\\d+ +127\\.0\\.0\\.1 +refused")))
+      << r.out;
+  EXPECT_NE(r.out.find("why: connection refused"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fix: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 endpoints: 2 ok, 1 failed"), std::string::npos) << r.out;
+}
+
+TEST_F(BinaryTest, CheckJsonAndTargetSelection) {
+  auto config = good_config(free_port());
+  auto r = run_command({kBinary, "check", "--config", config, "--format", "json"}, 10s);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find(R"("result": "refused")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("ok": 2, "failed": 1})"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("phases": {"dns": )"), std::string::npos) << r.out;
+
+  r = run_command({kBinary, "check", "--config", config, "--target", "open", "--target", "named"},
+                  10s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 endpoints: 2 ok, 0 failed"), std::string::npos) << r.out;
+
+  r = run_command({kBinary, "check", "--config", config, "--target", "nope"}, 10s);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no target named 'nope'"), std::string::npos) << r.err;
+}
+
+TEST_F(BinaryTest, CheckOfABadConfigExitsTwo) {
+  auto path = write("bad.yaml", "targets: [}\n");
+  auto r = run_command({kBinary, "check", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(path + ":1:"), std::string::npos) << r.err;
+}
+
+TEST_F(BinaryTest, RunWithAnInvalidConfigExitsTwo) {
+  auto path = write("bad.yaml", "interval: 1s\ntimeout: 2s\ntargets: []\n");
+  auto r = run_command({kBinary, "run", "--config", path}, 10s);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(path + ":"), std::string::npos) << r.err;
+}
+
+std::optional<double> sample(const std::string& metrics, const std::string& series) {
+  auto pos = metrics.find("\n" + series + " ");
+  if (pos == std::string::npos) return std::nullopt;
+  return std::stod(metrics.substr(pos + series.size() + 2));
+}
+
+TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
+  const auto port = free_port();
+  ChildProcess daemon({kBinary, "run", "--config", good_config(port)});
+  ASSERT_TRUE(daemon.wait_for_stderr("reachprobe started", 5s)) << daemon.stderr_text();
+
+  // Ready once every endpoint has a result: within one interval (1 s) plus a margin.
+  EXPECT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/readyz").status == 200; }, 5s))
+      << daemon.stderr_text();
+  EXPECT_EQ(http_get("127.0.0.1", port, "/healthz").status, 200);
+  EXPECT_EQ(http_get("127.0.0.1", port, "/nope").status, 404);
+  auto post = http_request("127.0.0.1", port, "POST", "/metrics");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.headers["allow"], "GET, HEAD");
+
+  auto metrics = http_get("127.0.0.1", port, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  const auto open = std::to_string(open_port());
+  const auto& body = metrics.body;
+  EXPECT_EQ(sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" + open +
+                             "\",group=\"control-plane\",target=\"open\",type=\"tcp\"}"),
+            1.0)
+      << body;
+  EXPECT_EQ(sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" +
+                             std::to_string(closed_port_) + "\",target=\"closed\",type=\"tcp\"}"),
+            0.0);
+  EXPECT_GE(
+      sample(body, "reachprobe_probes_total{endpoint=\"127.0.0.1:" + std::to_string(closed_port_) +
+                       "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
+          .value_or(0),
+      1.0);
+  EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{endpoint=\"api.cluster.test.:" +
+                      open + "\",phase=\"dns\",target=\"named\",type=\"tcp\"}"),
+            std::string::npos)
+      << "a named host has a dns phase";
+  EXPECT_EQ(body.find("phase=\"connect\",target=\"open\""), std::string::npos)
+      << "an IP literal's only sub-phase is not duplicated";
+  EXPECT_NE(body.find("reachprobe_build_info{version=\""), std::string::npos);
+  EXPECT_EQ(sample(body, "reachprobe_config_last_reload_successful"), 1.0);
+  EXPECT_GT(sample(body, "process_resident_memory_bytes").value_or(0), 0.0);
+  EXPECT_GT(sample(body, "process_open_fds").value_or(0), 0.0);
+
+  // The exposition passes promtool's own checks (Debian's prometheus package).
+  auto file = write("metrics.txt", body);
+  auto promtool = run_command({"sh", "-c", "promtool check metrics < '" + file + "'"});
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.out << promtool.err;
+
+  // The state change of the closed endpoint is logged once, not once per probe.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return sample(
+                   http_get("127.0.0.1", port, "/metrics").body,
+                   "reachprobe_probes_total{endpoint=\"127.0.0.1:" + std::to_string(closed_port_) +
+                       "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
+                   .value_or(0) >= 2;
+      },
+      5s));
+  const auto log = daemon.stderr_text();
+  std::size_t failing = 0;
+  for (auto p = log.find("endpoint failing"); p != std::string::npos;
+       p = log.find("endpoint failing", p + 1)) {
+    ++failing;
+  }
+  EXPECT_EQ(failing, 1u) << log;
+
+  const auto stop = std::chrono::steady_clock::now();
+  daemon.send_signal(SIGTERM);
+  auto status = daemon.wait_for_exit(2s);
+  ASSERT_TRUE(status.has_value()) << "still running after SIGTERM";
+  EXPECT_EQ(*status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - stop, 1s);
+  EXPECT_NE(daemon.stderr_text().find("shutting down"), std::string::npos);
+}
+
+TEST_F(BinaryTest, RunJsonLogsAreOneObjectPerLine) {
+  const auto port = free_port();
+  ChildProcess daemon({kBinary, "run", "--config", good_config(port), "--log-format", "json"});
+  ASSERT_TRUE(daemon.wait_for_stderr("endpoint failing", 5s)) << daemon.stderr_text();
+  daemon.send_signal(SIGINT);
+  ASSERT_EQ(daemon.wait_for_exit(2s), 0);
+  std::istringstream lines(daemon.stderr_text());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    EXPECT_TRUE(
+        std::regex_match(line, std::regex(R"(^\{"time":"[^"]+","level":"\w+","msg":".*"\}$)")))
+        << line;
+  }
+  EXPECT_GE(count, 3);
+}
+
+TEST_F(BinaryTest, RunRefusesAListenAddressInUse) {
+  asio::io_context io;
+  tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const auto port = taken.local_endpoint().port();
+  auto r = run_command({kBinary, "run", "--config", good_config(free_port()), "--listen",
+                        "127.0.0.1:" + std::to_string(port)},
+                       10s);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace reachprobe::test

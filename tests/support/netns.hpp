@@ -1,0 +1,77 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace reachprobe::test {
+
+// Why network-namespace tests cannot run here (not root, no `ip netns`, no `nft`), or empty.
+// Tests GTEST_SKIP() with this message.
+std::string netns_unavailable_reason();
+
+// A test host: a network namespace joined to the root namespace by a veth pair on a /30 of
+// 198.18.0.0/15 (root side .1, host side .2), lo up, no other route. The test process
+// stays in the root namespace and reaches the host at address(). Destroying it deletes the
+// namespace (and with it the veth pair) and every route it added, also when a test fails.
+class TestHost {
+ public:
+  TestHost();
+  ~TestHost();
+  TestHost(const TestHost&) = delete;
+  TestHost& operator=(const TestHost&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& address() const { return address_; }          // the host, in the ns
+  const std::string& gateway_address() const { return gateway_; }  // the root side
+
+  // Runs a command inside the namespace; throws std::runtime_error with its stderr on failure.
+  void exec(const std::vector<std::string>& argv) const;
+  // Loads an nftables ruleset (nft -f syntax) into the namespace, e.g.
+  // "table inet t {\n chain input { type filter hook input priority 0; tcp dport 9443 drop; }\n}"
+  void nft(const std::string& ruleset) const;
+  // Drops every ruleset loaded so far.
+  void flush_firewall() const;
+
+ private:
+  std::string name_;
+  std::string veth_root_;
+  std::string address_;
+  std::string gateway_;
+};
+
+// An address in 198.19.0.0/16 with an `unreachable` route in the root namespace: connect()
+// fails at once with EHOSTUNREACH, like an ICMP host-unreachable would. Removed on
+// destruction.
+class UnreachableRoute {
+ public:
+  UnreachableRoute();
+  ~UnreachableRoute();
+  UnreachableRoute(const UnreachableRoute&) = delete;
+  UnreachableRoute& operator=(const UnreachableRoute&) = delete;
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string address_;
+};
+
+// A TCP listener inside a TestHost's namespace, on a thread of the test process that
+// entered the namespace with setns(). Accepted connections are closed at once.
+class ListenerInHost {
+ public:
+  ListenerInHost(const TestHost& host, std::uint16_t port);
+  ~ListenerInHost();
+  ListenerInHost(const ListenerInHost&) = delete;
+  ListenerInHost& operator=(const ListenerInHost&) = delete;
+  int accepted() const { return accepted_.load(); }
+
+ private:
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  int ready_fd_[2] = {-1, -1};
+};
+
+}  // namespace reachprobe::test
