@@ -8,6 +8,7 @@
 #include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/dnsmasq.hpp"
+#include "tests/support/netns.hpp"
 
 namespace reachprobe {
 namespace {
@@ -198,6 +199,28 @@ TEST_F(DnsmasqTest, FanOutToEveryAddress) {
   const auto* ok = find_fanout(r, "127.0.0.2");
   const auto* refused = find_fanout(r, "127.0.0.3");
   const auto* dropped = find_fanout(r, "127.0.0.4");
+  ASSERT_TRUE(ok && refused && dropped);
+  EXPECT_EQ(ok->result.outcome, Outcome::Ok) << ok->result.message;
+  EXPECT_EQ(refused->result.outcome, Outcome::Refused) << refused->result.message;
+  EXPECT_EQ(dropped->result.outcome, Outcome::Timeout) << dropped->result.message;
+}
+
+TEST_F(DnsmasqTest, FanOutAcrossHostsOneOpenOneRefusedOneFirewalled) {
+  if (auto why = test::netns_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+  FirewalledPods pods;
+  const std::string name = "alertmanager-operated.monitoring.svc.cluster.test";
+  Dnsmasq with_pods({"--local=/test/", "--host-record=" + name + "," + pods.serving(),
+                     "--host-record=" + name + "," + pods.refusing(),
+                     "--host-record=" + name + "," + pods.dropping()});
+  DnsProber asking{io, settings({with_pods.server()}, resolv_conf.path()), "node-a"};
+  auto t = dns_target(name + ".", "A", 500ms);
+  t->connect_port = FirewalledPods::kPort;
+  auto r = probe_once(io, asking, endpoint_of(t));
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  ASSERT_EQ(r.fanout.size(), 3u);
+  const auto* ok = find_fanout(r, pods.serving());
+  const auto* refused = find_fanout(r, pods.refusing());
+  const auto* dropped = find_fanout(r, pods.dropping());
   ASSERT_TRUE(ok && refused && dropped);
   EXPECT_EQ(ok->result.outcome, Outcome::Ok) << ok->result.message;
   EXPECT_EQ(refused->result.outcome, Outcome::Refused) << refused->result.message;

@@ -406,6 +406,30 @@ TEST_F(DnsFanOutTest, EveryAddressIsConnectedAndClassified) {
   EXPECT_LT(*r.phase(Phase::Total), Duration(100ms));
 }
 
+TEST_F(DnsProberTest, FanOutAcrossHostsOneOpenOneRefusedOneFirewalled) {
+  if (auto why = test::netns_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+  constexpr auto kTimeout = 500ms;
+  FirewalledPods pods;
+  dns.set("alertmanager-operated.monitoring.svc.cluster.test",
+          DnsRule::answer({pods.serving(), pods.refusing(), pods.dropping()}));
+  auto t = dns_target("alertmanager-operated.monitoring.svc.cluster.test.", "A", kTimeout);
+  t->connect_port = FirewalledPods::kPort;
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  ASSERT_EQ(r.fanout.size(), 3u);
+  const auto* ok = find_fanout(r, pods.serving());
+  const auto* refused = find_fanout(r, pods.refusing());
+  const auto* dropped = find_fanout(r, pods.dropping());
+  ASSERT_TRUE(ok && refused && dropped);
+  EXPECT_EQ(ok->port, FirewalledPods::kPort);
+  EXPECT_EQ(ok->result.outcome, Outcome::Ok) << ok->result.message;
+  EXPECT_EQ(refused->result.outcome, Outcome::Refused) << refused->result.message;
+  EXPECT_EQ(dropped->result.outcome, Outcome::Timeout) << dropped->result.message;
+  EXPECT_TRUE(contains(dropped->result.message, "TCP SYN unanswered")) << dropped->result.message;
+  ASSERT_TRUE(dropped->result.phase(Phase::Total));
+  EXPECT_LT(*dropped->result.phase(Phase::Total), Duration(kTimeout + 20ms));
+}
+
 TEST_F(DnsFanOutTest, FailedDnsConnectsToNothing) {
   dns.set("pods.test", DnsRule::nxdomain());
   auto r = probe(fanout_target());

@@ -21,6 +21,7 @@
 #include "probe/core/endpoint.hpp"
 #include "probe/dns/resolver.hpp"
 #include "probe/probers/prober.hpp"
+#include "tests/support/netns.hpp"
 
 namespace reachprobe::dns_test {
 
@@ -115,8 +116,8 @@ inline bool run_until(asio::io_context& io, const std::function<bool()>& conditi
 // One port number on three loopback addresses, for a dns probe that connects to each:
 // 127.0.0.2 listens (ok), 127.0.0.3 has nothing (RST: refused), and 127.0.0.4 drops the
 // SYN (timeout). The drop comes from a listener with backlog 0 whose accept queue is already
-// full: Linux then drops SYNs silently, as a firewall would, without touching the host's
-// firewall. (The issue asks for a network namespace with nftables; see the report.)
+// full: Linux then drops SYNs silently, as a firewall would, without root or a namespace.
+// The same three cases across network namespaces, the drop by nftables, are FirewalledPods.
 class FanOutPorts {
  public:
   FanOutPorts() {
@@ -149,6 +150,32 @@ class FanOutPorts {
   tcp::acceptor listening_{io_};
   tcp::acceptor full_{io_};
   tcp::socket filler_{io_};  // sits in the accept queue of full_, which is never accepted
+};
+
+// Three pods on three other hosts (network namespaces on 198.18.0.0/15), as a headless
+// service returns them: one serves `port`, one has nothing there (refused), and one sits
+// behind a firewall that drops the SYN (nftables in its namespace): the outage of a closed
+// node-to-node path. Needs root; check test::netns_unavailable_reason() first.
+class FirewalledPods {
+ public:
+  static constexpr std::uint16_t kPort = 9093;
+
+  FirewalledPods() {
+    dropping_.nft(
+        "table inet sg { chain input { type filter hook input priority 0; policy accept; "
+        "tcp dport 9093 drop; }\n}\n");
+  }
+
+  const std::string& serving() const { return serving_.address(); }
+  const std::string& refusing() const { return refusing_.address(); }
+  const std::string& dropping() const { return dropping_.address(); }
+
+ private:
+  test::TestHost serving_;
+  test::TestHost refusing_;
+  test::TestHost dropping_;
+  test::ListenerInHost listener_{serving_, kPort};
+  test::ListenerInHost behind_firewall_{dropping_, kPort};
 };
 
 inline const FanOutResult* find_fanout(const ProbeResult& r, const std::string& host) {
