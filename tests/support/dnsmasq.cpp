@@ -1,9 +1,6 @@
 #include "tests/support/dnsmasq.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -11,16 +8,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "tests/support/wait.hpp"
-
-extern char** environ;
 
 namespace reachprobe::test {
 namespace {
@@ -44,8 +35,8 @@ std::uint16_t free_port() {
   return 0;
 }
 
-// Whether something answers DNS over UDP on the port. Not a TCP connect: dnsmasq forks a
-// child for every TCP connection.
+// Whether something answers DNS over UDP on the port the socket is connected to. Not a TCP
+// connect: dnsmasq forks a child for every TCP connection.
 bool answers_dns(asio::ip::udp::socket& socket) {
   // A query for "ready.invalid." A; any reply, even REFUSED, means dnsmasq is up.
   static const std::uint8_t kQuery[] = {0x52, 0x45, 0x01, 0x00, 0,   1,   0,   0, 0,   0,   0,
@@ -62,12 +53,6 @@ bool answers_dns(asio::ip::udp::socket& socket) {
   return false;
 }
 
-// Reaps `pid` if it has exited; true if it is gone.
-bool reaped(pid_t pid) {
-  int status = 0;
-  return waitpid(pid, &status, WNOHANG) == pid;
-}
-
 }  // namespace
 
 std::string Dnsmasq::binary() {
@@ -78,24 +63,15 @@ std::string Dnsmasq::binary() {
 }
 
 Dnsmasq::Dnsmasq(const std::vector<std::string>& options) {
-  char name[] = "/tmp/reachprobe-dnsmasq-log-XXXXXX";
-  const int fd = mkstemp(name);
-  if (fd < 0) throw std::runtime_error("Dnsmasq: cannot create a log file");
-  close(fd);
-  log_path_ = name;
   // The port is free when chosen but may be taken before dnsmasq binds it: try again.
   std::string why;
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (start(options, why)) return;
   }
-  unlink(log_path_.c_str());
   throw std::runtime_error("dnsmasq did not start: " + why);
 }
 
-Dnsmasq::~Dnsmasq() {
-  stop();
-  unlink(log_path_.c_str());
-}
+Dnsmasq::~Dnsmasq() = default;
 
 bool Dnsmasq::start(const std::vector<std::string>& options, std::string& why) {
   port_ = free_port();
@@ -103,7 +79,7 @@ bool Dnsmasq::start(const std::vector<std::string>& options, std::string& why) {
     why = "no free port";
     return false;
   }
-  std::vector<std::string> args = {binary(),
+  std::vector<std::string> argv = {binary(),
                                    "--keep-in-foreground",
                                    "--no-resolv",
                                    "--no-hosts",
@@ -114,79 +90,26 @@ bool Dnsmasq::start(const std::vector<std::string>& options, std::string& why) {
                                    "--bind-interfaces",
                                    "--log-facility=-",
                                    "--log-queries"};
-  args.insert(args.end(), options.begin(), options.end());
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // stdout and stderr into the log file, opened here: dnsmasq drops root, and could not
-  // open a file of ours itself.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
-                                   O_WRONLY | O_TRUNC | O_CREAT, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  // A process group of its own, so that stop() also ends the children dnsmasq forks for
-  // TCP connections.
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  const int spawned = posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
-  posix_spawnattr_destroy(&attributes);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    pid_ = -1;
-    why = "cannot run " + args[0] + ": " + std::strerror(spawned);
-    return false;
-  }
+  argv.insert(argv.end(), options.begin(), options.end());
+  process_ = std::make_unique<ChildProcess>(argv);
 
   asio::io_context io;
   asio::ip::udp::socket probe(io, asio::ip::udp::v4());
   probe.connect(asio::ip::udp::endpoint(asio::ip::address_v4::loopback(), port_));
   probe.non_blocking(true);
-  bool exited = false;
-  const bool up = wait_until(
-      [&] {
-        if (reaped(pid_)) exited = true;
-        return exited || answers_dns(probe);
-      },
-      5s);
-  if (up && !exited) return true;
-  why = log();
-  if (!exited) stop();
-  pid_ = -1;
+  const bool up = wait_until([&] { return !process_->running() || answers_dns(probe); }, 5s) &&
+                  process_->running();
+  if (up) return true;
+  why = process_->stderr_text();
+  process_.reset();  // killed by PID and reaped
   return false;
 }
 
-void Dnsmasq::stop() {
-  if (pid_ <= 0) return;
-  // The group is dnsmasq's own (see start()); a paused dnsmasq would not act on SIGTERM.
-  kill(-pid_, SIGCONT);
-  kill(-pid_, SIGTERM);
-  if (!wait_until([&] { return reaped(pid_); }, 3s)) {
-    kill(-pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-  pid_ = -1;
-}
+void Dnsmasq::pause() { process_->send_signal(SIGSTOP); }
 
-void Dnsmasq::pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
-}
+void Dnsmasq::resume() { process_->send_signal(SIGCONT); }
 
-void Dnsmasq::resume() {
-  if (pid_ > 0) kill(pid_, SIGCONT);
-}
-
-std::string Dnsmasq::log() const {
-  std::ifstream in(log_path_);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
+std::string Dnsmasq::log() const { return process_->stderr_text(); }
 
 int Dnsmasq::query_count(const std::string& name, const std::string& type) const {
   const std::string needle = "query[" + type + "] " + name + " from ";

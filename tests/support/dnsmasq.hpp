@@ -3,16 +3,20 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "tests/support/child_process.hpp"
 
 namespace reachprobe::test {
 
 // A real DNS server for tests: dnsmasq (Debian's dnsmasq-base) on 127.0.0.1 and a free port,
 // with --no-resolv --no-hosts, no config file, no pid file, answering only from the records
 // given as options ("--host-record=a.test,127.0.0.2", "--srv-host=...", "--local=/test/").
-// The constructor starts it and waits until it accepts connections; the destructor kills it
-// by PID and reaps it, also when the test failed.
+// The constructor starts it and waits until it answers; it runs as a ChildProcess, so it is
+// killed by PID and reaped when the Dnsmasq is destroyed (also when a test fails) or when
+// the test process dies.
 class Dnsmasq {
  public:
   // The binary, or empty if dnsmasq is not installed (tests then skip).
@@ -26,7 +30,7 @@ class Dnsmasq {
 
   std::uint16_t port() const { return port_; }
   std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_->pid(); }
 
   // SIGSTOP / SIGCONT: a stopped dnsmasq keeps its sockets but answers nothing, as a server
   // behind a firewall that drops packets.
@@ -40,11 +44,9 @@ class Dnsmasq {
 
  private:
   bool start(const std::vector<std::string>& options, std::string& why);
-  void stop();
 
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;
   std::uint16_t port_ = 0;
-  std::string log_path_;
 };
 
 }  // namespace reachprobe::test
