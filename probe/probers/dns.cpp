@@ -56,15 +56,19 @@ std::string without_root_dot(std::string name) {
   return name;
 }
 
-// The IP of the only server in "127.0.0.1:53" / "[::1]:53" form; empty for several.
+// The IP of the only server in "127.0.0.1:53" / "[::1]:53" form (AresChannel::servers());
+// empty for several, where c-ares does not tell which one answered.
 std::string single_server_ip(const std::string& servers) {
   if (servers.empty() || servers.find(',') != std::string::npos) return {};
+  std::string host;
   if (servers.front() == '[') {
-    auto close = servers.find(']');
-    return close == std::string::npos ? std::string() : servers.substr(1, close - 1);
+    host = servers.substr(1, servers.find(']') - 1);
+  } else {
+    host = servers.substr(0, servers.rfind(':'));
   }
-  auto colon = servers.rfind(':');
-  return colon == std::string::npos ? servers : servers.substr(0, colon);
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return ec ? std::string() : host;
 }
 
 std::string records_noun(std::size_t count, std::uint16_t type) {
