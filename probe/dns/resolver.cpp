@@ -205,7 +205,7 @@ struct Resolver::Impl {
     return answered(std::move(addresses), Clock::now() - started);
   }
 
-  void start(std::shared_ptr<PendingLookup> lookup, Deadline deadline) {
+  void start(const std::shared_ptr<PendingLookup>& lookup, Deadline deadline) {
     if (deadline.passed()) {
       lookup->finish(failed(Outcome::DnsTimeout,
                             "deadline passed before " + lookup->name + " could be resolved"));

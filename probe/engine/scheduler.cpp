@@ -67,7 +67,7 @@ void Scheduler::update(const std::vector<Endpoint>& endpoints) {
     if (prober == nullptr) continue;
     auto runner = std::make_shared<Runner>(io_, endpoint, *prober);
     next.emplace(key, runner);
-    asio::co_spawn(io_, run(runner), [name = endpoint.label](std::exception_ptr e) {
+    asio::co_spawn(io_, run(runner), [name = endpoint.label](const std::exception_ptr& e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
