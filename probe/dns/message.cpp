@@ -284,7 +284,12 @@ std::vector<std::string> search_candidates(const std::string& name,
   const auto dots = std::count(name.begin(), name.end(), '.');
   std::vector<std::string> out;
   if (dots >= ndots) out.push_back(name);
-  for (const auto& domain : domains) out.push_back(name + "." + domain);
+  for (const auto& domain : domains) {
+    std::string candidate = name;
+    candidate += '.';
+    candidate += domain;
+    out.push_back(std::move(candidate));
+  }
   if (dots < ndots) out.push_back(name);
   return out;
 }

@@ -7,7 +7,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cctype>
 #include <exception>
@@ -272,9 +271,10 @@ asio::awaitable<void> connect_one(std::shared_ptr<FanOut> fanout, std::size_t in
 }
 
 // Connects to every address at once, each bounded by `deadline`; results in address order.
-asio::awaitable<std::vector<FanOutResult>> connect_to_all(const std::vector<address>& addresses,
+asio::awaitable<std::vector<FanOutResult>> connect_to_all(asio::io_context& io,
+                                                          const std::vector<address>& addresses,
                                                           std::uint16_t port, Deadline deadline) {
-  auto executor = co_await asio::this_coro::executor;
+  asio::any_io_executor executor = io.get_executor();
   auto state = std::make_shared<FanOut>(executor);
   for (const auto& a : addresses) {
     state->results.push_back(FanOutResult{a.to_string(), port, {}});
@@ -283,7 +283,7 @@ asio::awaitable<std::vector<FanOutResult>> connect_to_all(const std::vector<addr
 
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     asio::co_spawn(executor, connect_one(state, i, tcp::endpoint(addresses[i], port), deadline),
-                   [state, i](std::exception_ptr error) {
+                   [state, i](const std::exception_ptr& error) {
                      if (error) {
                        auto& result = state->results[i].result;
                        result.outcome = Outcome::Error;
@@ -331,6 +331,8 @@ struct QueryPlan {
   std::string servers;             // as named in messages
   std::vector<std::string> tried;  // the names a search goes through
   std::string node_name;
+  // The prober's, on which the probe runs too; it outlives the prober and every probe.
+  asio::io_context* io_context = nullptr;
   std::string error;  // why no query can be made, when not empty
 };
 
@@ -391,6 +393,7 @@ struct DnsProber::Impl {
       plan.error = std::string("DNS settings: ") + e.what();
     }
     plan.node_name = node_name;
+    plan.io_context = &io;
     return plan;
   }
 
@@ -446,7 +449,7 @@ asio::awaitable<ProbeResult> DnsProber::probe_with(std::weak_ptr<Impl> weak, End
       result.message += fmt::format("; connecting to {} of them (max_connect)", chosen.size());
     }
   }
-  result.fanout = co_await connect_to_all(chosen, *target.connect_port, deadline);
+  result.fanout = co_await connect_to_all(*plan.io_context, chosen, *target.connect_port, deadline);
   co_return result;
 }
 
