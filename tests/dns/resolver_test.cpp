@@ -218,8 +218,9 @@ TEST_F(ResolverTest, DroppedQueryIsDnsTimeoutAtTheDeadline) {
   EXPECT_NE(result.message.find("void.test"), std::string::npos) << result.message;
   EXPECT_NE(result.message.find(dns_.server()), std::string::npos) << result.message;
   EXPECT_GE(elapsed, 300ms);
-  EXPECT_LT(elapsed, 350ms);
-  EXPECT_GE(to_ms(result.latency), 300ms);
+  EXPECT_LT(elapsed, 400ms) << "the deadline plus a margin for a loaded (or sanitized) run";
+  // The lookup starts a moment after the deadline was set, so its own clock reads a hair less.
+  EXPECT_GE(to_ms(result.latency), 290ms);
 }
 
 TEST_F(ResolverTest, LostQueriesAreRetransmittedUntilAttemptsRunOut) {
