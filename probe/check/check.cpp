@@ -77,7 +77,7 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
 
   std::size_t remaining = 0;
   for (auto& row : rows) {
-    Prober* prober = probers.find(row.endpoint.type());
+    auto prober = probers.find(row.endpoint.type());
     if (prober == nullptr) {
       row.result.outcome = Outcome::Error;
       row.result.message =

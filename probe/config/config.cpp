@@ -254,8 +254,8 @@ constexpr ProbeType kTypes[] = {ProbeType::Tcp,  ProbeType::Dns,     ProbeType::
 constexpr std::string_view kRecordTypes[] = {"A",  "AAAA", "CNAME", "SRV", "TXT",
                                              "NS", "PTR",  "MX",    "SOA", "CAA"};
 
-constexpr std::string_view kTopLevelKeys[] = {"interval", "timeout", "listen",
-                                              "dns",      "targets", "kubernetes"};
+constexpr std::string_view kTopLevelKeys[] = {
+    "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes"};
 constexpr std::string_view kDnsKeys[] = {"servers"};
 constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file", "namespace",
                                                 "pod_name"};
@@ -606,6 +606,11 @@ class Loader {
         } else {
           config.listen = *value;
         }
+      }
+    }
+    if (const Entry* limit = find(fields, "max_concurrent_probes")) {
+      if (auto value = integer(*limit, 1, 1000000)) {
+        config.max_concurrent_probes = static_cast<std::size_t>(*value);
       }
     }
     if (const Entry* dns = find(fields, "dns")) parse_dns(*dns, config.dns);

@@ -27,6 +27,9 @@ struct Config {
   std::chrono::nanoseconds interval = std::chrono::seconds(10);
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
   std::string listen = "0.0.0.0:9754";
+  // Probes running at once; a slot that comes when this many run is skipped and counted.
+  // 0: chosen at start from the open-file limit (every probe in flight holds a socket).
+  std::size_t max_concurrent_probes = 0;
   DnsSettings dns;
   KubernetesSettings kubernetes;
   std::vector<Target> targets;

@@ -29,10 +29,10 @@ Clock::time_point next_slot(Clock::time_point now, Duration interval, Duration o
 }
 
 struct Scheduler::Runner {
-  Runner(asio::io_context& io, Endpoint e, Prober& p)
-      : endpoint(std::move(e)), prober(p), timer(io) {}
+  Runner(asio::io_context& io, Endpoint e, std::shared_ptr<Prober> p)
+      : endpoint(std::move(e)), prober(std::move(p)), timer(io) {}
   Endpoint endpoint;
-  Prober& prober;
+  std::shared_ptr<Prober> prober;
   asio::steady_timer timer;
   bool stopped = false;
   bool probed_once = false;
@@ -43,29 +43,32 @@ struct Scheduler::Runner {
   std::unordered_map<std::string, Child> children;
 };
 
-Scheduler::Scheduler(asio::io_context& io, const ProberSet& probers, ResultSink& sink)
-    : io_(io), probers_(probers), sink_(sink) {}
+Scheduler::Scheduler(asio::io_context& io, ResultSink& sink, std::size_t max_in_flight)
+    : io_(io), sink_(sink), max_in_flight_(max_in_flight) {}
 
 Scheduler::~Scheduler() { stop(); }
 
-void Scheduler::update(const std::vector<Endpoint>& endpoints) {
+void Scheduler::update(const std::vector<Endpoint>& endpoints, const ProberSet& probers) {
   std::unordered_map<std::string, std::shared_ptr<Runner>> next;
   for (const auto& endpoint : endpoints) {
     auto key = endpoint.key();
     if (next.count(key)) continue;
+    auto prober = probers.find(endpoint.type());
+    if (prober == nullptr) continue;
     auto it = runners_.find(key);
     if (it != runners_.end() &&
-        it->second->endpoint.target->interval == endpoint.target->interval) {
-      // Same endpoint: keep its loop; take the new target settings (labels are part of
-      // the key's series, so a label change is handled by the sink as a new endpoint).
+        it->second->endpoint.target->interval == endpoint.target->interval &&
+        it->second->endpoint.target->labels == endpoint.target->labels) {
+      // Same endpoint, same slot, same series: keep its loop and state, take the new
+      // settings (timeout, hint, ...). Another interval or other labels make it a new
+      // endpoint: its old series go, new ones start.
       it->second->endpoint = endpoint;
+      it->second->prober = std::move(prober);
       next.emplace(key, it->second);
       runners_.erase(it);
       continue;
     }
-    Prober* prober = probers_.find(endpoint.type());
-    if (prober == nullptr) continue;
-    auto runner = std::make_shared<Runner>(io_, endpoint, *prober);
+    auto runner = std::make_shared<Runner>(io_, endpoint, std::move(prober));
     next.emplace(key, runner);
     asio::co_spawn(io_, run(runner), [name = endpoint.label](const std::exception_ptr& e) {
       if (!e) return;
@@ -134,31 +137,37 @@ asio::awaitable<void> Scheduler::run(std::shared_ptr<Runner> runner) {
     co_await runner->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (runner->stopped) co_return;
 
-    const auto started = Clock::now();
-    // The endpoint is copied: a reload may replace runner->endpoint while this probe runs.
+    // Copied: a reload may replace the runner's endpoint and prober while this probe runs.
     const Endpoint endpoint = runner->endpoint;
-    ProbeResult result;
-    try {
-      result =
-          co_await runner->prober.probe(endpoint, Deadline{started + endpoint.target->timeout});
-    } catch (const std::exception& e) {
-      result.outcome = Outcome::Error;
-      result.message = std::string("internal error: ") + e.what();
-    }
-    if (runner->stopped) co_return;
+    const auto prober = runner->prober;
+    if (max_in_flight_ != 0 && in_flight_ >= max_in_flight_) {
+      if (observer.on_skip) observer.on_skip(endpoint, SkipReason::Overloaded, 1);
+    } else {
+      const auto started = Clock::now();
+      if (observer.on_start) observer.on_start(endpoint, started - slot);
+      ProbeResult result;
+      ++in_flight_;
+      try {
+        result = co_await prober->probe(endpoint, Deadline{started + endpoint.target->timeout});
+      } catch (const std::exception& e) {
+        result.outcome = Outcome::Error;
+        result.message = std::string("internal error: ") + e.what();
+      }
+      --in_flight_;
+      if (runner->stopped) co_return;
 
-    if (!runner->probed_once) {
-      runner->probed_once = true;
-      if (unprobed_ > 0) --unprobed_;
+      if (!runner->probed_once) {
+        runner->probed_once = true;
+        if (unprobed_ > 0) --unprobed_;
+      }
+      record(*runner, endpoint, result);
     }
-    record(*runner, endpoint, result);
 
     auto next = next_slot(Clock::now(), interval, offset);
     if (next <= slot) next = slot + interval;
-    ScheduleTiming timing;
-    timing.lag = std::chrono::duration_cast<Duration>(started - slot);
-    timing.skipped = static_cast<std::uint64_t>((next - slot) / interval) - 1;
-    if (on_timing) on_timing(endpoint, timing);
+    if (auto missed = static_cast<std::uint64_t>((next - slot) / interval) - 1; missed > 0) {
+      if (observer.on_skip) observer.on_skip(endpoint, SkipReason::Late, missed);
+    }
     slot = next;
   }
 }

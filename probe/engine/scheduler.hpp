@@ -24,11 +24,17 @@ Duration phase_offset(std::string_view key, Duration interval);
 // The first slot (time_since_epoch = k * interval + offset) at or after `now`.
 Clock::time_point next_slot(Clock::time_point now, Duration interval, Duration offset);
 
-// How late a probe started after its slot, and how many slots were skipped because the
-// previous probe or the event loop ran late. Handed out for lag metrics.
-struct ScheduleTiming {
-  Duration lag{};
-  std::uint64_t skipped = 0;
+// Why a slot passed without a probe.
+enum class SkipReason {
+  Overloaded,  // max_in_flight probes were already running
+  Late,        // the previous probe or the event loop ran past the slot
+};
+
+// What the scheduler tells about its own health, for metrics. Called on the event loop.
+struct SchedulerObserver {
+  // How late a probe started after its slot.
+  std::function<void(const Endpoint&, Duration lag)> on_start;
+  std::function<void(const Endpoint&, SkipReason, std::uint64_t slots)> on_skip;
 };
 
 // A fan-out endpoint (an address a dns probe connected to) that is missing from this many
@@ -40,16 +46,19 @@ inline constexpr int kFanOutExpiryRounds = 3;
 // of start + timeout. Probers only see the endpoint and the deadline.
 class Scheduler {
  public:
-  Scheduler(boost::asio::io_context& io, const ProberSet& probers, ResultSink& sink);
+  // At most `max_in_flight` probes run at once (0: no limit); a slot that comes when the
+  // limit is reached is skipped, never queued, so overload cannot grow memory or lag.
+  Scheduler(boost::asio::io_context& io, ResultSink& sink, std::size_t max_in_flight = 0);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Probes exactly `endpoints` from now on. Endpoints that were already running (same key)
-  // keep running undisturbed; new ones start at their slot; missing ones stop and the sink
-  // forgets them. An endpoint whose type has no prober is ignored (config validation
-  // rejects those before they get here).
-  void update(const std::vector<Endpoint>& endpoints);
+  // Probes exactly `endpoints` with `probers` from now on. Endpoints that were already
+  // running (same key and interval) keep their loop, slot and series and switch to the new
+  // prober; new ones start at their slot; missing ones stop and the sink forgets them. A
+  // probe in flight finishes with the prober it started with. An endpoint whose type has no
+  // prober is ignored (config validation rejects those before they get here).
+  void update(const std::vector<Endpoint>& endpoints, const ProberSet& probers);
   // Stops scheduling; a probe in flight finishes or is destroyed with the io_context, and
   // its result is dropped.
   void stop();
@@ -58,7 +67,10 @@ class Scheduler {
   // Every endpoint has a result (the readiness condition of SPEC.md).
   bool all_probed_once() const;
 
-  std::function<void(const Endpoint&, const ScheduleTiming&)> on_timing;
+  std::size_t in_flight() const { return in_flight_; }
+  void set_max_in_flight(std::size_t n) { max_in_flight_ = n; }
+
+  SchedulerObserver observer;
 
  private:
   struct Runner;
@@ -67,8 +79,9 @@ class Scheduler {
   void retire(Runner& runner);
 
   boost::asio::io_context& io_;
-  const ProberSet& probers_;
   ResultSink& sink_;
+  std::size_t max_in_flight_;
+  std::size_t in_flight_ = 0;
   std::unordered_map<std::string, std::shared_ptr<Runner>> runners_;
   std::size_t unprobed_ = 0;
 };

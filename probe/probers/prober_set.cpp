@@ -7,8 +7,9 @@ namespace reachprobe {
 
 ProberSet make_probers(const ProberDependencies& deps) {
   ProberSet set;
-  set.add(ProbeType::Tcp, std::make_unique<TcpProber>(deps.resolver));
-  set.add(ProbeType::Dns, std::make_unique<DnsProber>(deps.io, deps.dns, deps.node_name));
+  auto resolver = std::make_shared<dns::Resolver>(deps.io, deps.dns);
+  set.add(ProbeType::Tcp, std::make_shared<TcpProber>(resolver));
+  set.add(ProbeType::Dns, std::make_shared<DnsProber>(deps.io, deps.dns, deps.node_name));
   return set;
 }
 

@@ -12,31 +12,34 @@
 namespace reachprobe {
 
 // The prober of each probe type. Adding a type is a new prober file plus one line in
-// make_probers().
+// make_probers(). Probers are shared: a probe in flight keeps its prober (and what the
+// prober holds, such as the resolver) alive across a reload that replaced them.
 class ProberSet {
  public:
-  void add(ProbeType type, std::unique_ptr<Prober> prober) {
+  void add(ProbeType type, std::shared_ptr<Prober> prober) {
     probers_[static_cast<std::size_t>(type)] = std::move(prober);
   }
-  Prober* find(ProbeType type) const { return probers_[static_cast<std::size_t>(type)].get(); }
+  std::shared_ptr<Prober> find(ProbeType type) const {
+    return probers_[static_cast<std::size_t>(type)];
+  }
 
  private:
-  std::array<std::unique_ptr<Prober>, 6> probers_{};
+  std::array<std::shared_ptr<Prober>, 6> probers_{};
 };
 
 // What probers are built from; the CLI fills it from the config.
 struct ProberDependencies {
-  // Resolves host names of tcp (and later tls/http) targets.
-  dns::Resolver& resolver;
-  // The one io_context; the dns prober makes its c-ares channels on it.
+  // The one io_context; the resolver and the dns prober's c-ares channels run on it.
   boost::asio::io_context& io;
-  // The global DNS settings the Resolver was built from too (dns.servers, the c-ares retry
-  // policy, a test resolv.conf): the dns prober uses them for targets without `server`.
+  // The global DNS settings (dns.servers, the c-ares retry policy, a test resolv.conf): the
+  // host-name resolver of tcp/tls/http targets is built from them, and the dns prober uses
+  // them for targets without `server`.
   dns::ResolverOptions dns;
   // This node's name (this_node_name()): dns targets with max_connect choose by it.
   std::string node_name;
 };
 
+// Throws std::invalid_argument for DNS settings c-ares cannot use (a malformed server).
 ProberSet make_probers(const ProberDependencies& deps);
 
 // Whether make_probers() has a prober for `type`: config validation asks before anything

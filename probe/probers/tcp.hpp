@@ -1,5 +1,7 @@
 #pragma once
 
+#include <memory>
+
 #include "probe/dns/resolver.hpp"
 #include "probe/probers/prober.hpp"
 
@@ -8,11 +10,11 @@ namespace reachprobe {
 // `type: tcp`: resolve, connect, close. Success means the SYN was answered with SYN-ACK.
 class TcpProber final : public Prober {
  public:
-  explicit TcpProber(dns::Resolver& resolver) : resolver_(resolver) {}
+  explicit TcpProber(std::shared_ptr<dns::Resolver> resolver) : resolver_(std::move(resolver)) {}
   boost::asio::awaitable<ProbeResult> probe(const Endpoint& endpoint, Deadline deadline) override;
 
  private:
-  dns::Resolver& resolver_;
+  std::shared_ptr<dns::Resolver> resolver_;
 };
 
 }  // namespace reachprobe

@@ -1,5 +1,6 @@
 #include "probe/sinks/metrics_sink.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "reachprobe/version.hpp"
@@ -120,6 +121,36 @@ void MetricsSink::forget(const Endpoint& endpoint) {
   }
   if (s.dns_answers) dns_answers_.Remove(s.dns_answers);
   series_.erase(it);
+}
+
+SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)
+    : skipped_(prometheus::BuildCounter()
+                   .Name("reachprobe_probes_skipped_total")
+                   .Help("Probe slots that passed without a probe: overloaded (the concurrency "
+                         "limit was reached) or late (the previous probe or the event loop ran "
+                         "past the slot)")
+                   .Register(registry)),
+      lag_(prometheus::BuildHistogram()
+               .Name("reachprobe_scheduler_lag_seconds")
+               .Help("How late probes start after their scheduled slot")
+               .Register(registry)
+               .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.001, 0.005, 0.01, 0.05,
+                                                                0.1, 0.5, 1, 5})) {}
+
+void SchedulerMetrics::started(const Endpoint&, Duration lag) {
+  lag_.Observe(std::max(0.0, seconds(lag)));
+}
+
+void SchedulerMetrics::skipped(const Endpoint& endpoint, std::string_view reason,
+                               std::uint64_t slots) {
+  std::string key = endpoint.target_name();
+  key += '\x1f';
+  key += reason;
+  auto& counter = skipped_by_target_[key];
+  if (counter == nullptr) {
+    counter = &skipped_.Add({{"target", endpoint.target_name()}, {"reason", std::string(reason)}});
+  }
+  counter->Increment(static_cast<double>(slots));
 }
 
 DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)

@@ -9,6 +9,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "probe/engine/result_sink.hpp"
@@ -44,6 +45,20 @@ class MetricsSink final : public ResultSink {
   prometheus::Family<prometheus::Counter>& probes_;
   prometheus::Family<prometheus::Gauge>& dns_answers_;
   std::unordered_map<std::string, std::unique_ptr<Series>> series_;
+};
+
+// How the scheduler keeps up: skipped slots per target and reason, how late probes start.
+// Per target, not per endpoint, so overload costs no extra series per endpoint.
+class SchedulerMetrics {
+ public:
+  explicit SchedulerMetrics(prometheus::Registry& registry);
+  void started(const Endpoint& endpoint, Duration lag);
+  void skipped(const Endpoint& endpoint, std::string_view reason, std::uint64_t slots);
+
+ private:
+  prometheus::Family<prometheus::Counter>& skipped_;
+  prometheus::Histogram& lag_;
+  std::unordered_map<std::string, prometheus::Counter*> skipped_by_target_;
 };
 
 // Process-wide families that are not per endpoint.

@@ -116,8 +116,8 @@ TEST(Scheduler, ProbesEveryEndpointOnItsIntervalWithoutOverlap) {
   auto* prober = fake.get();
   probers.add(ProbeType::Tcp, std::move(fake));
   RecordingSink sink;
-  Scheduler scheduler(io, probers, sink);
-  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3}, 100ms, 50ms)}));
+  Scheduler scheduler(io, sink);
+  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3}, 100ms, 50ms)}), probers);
   EXPECT_EQ(scheduler.endpoint_count(), 3u);
   EXPECT_FALSE(scheduler.all_probed_once());
 
@@ -141,8 +141,8 @@ TEST(Scheduler, IsReadyOnceEveryEndpointHasAResult) {
   ProberSet probers;
   probers.add(ProbeType::Tcp, std::make_unique<FakeProber>(1ms));
   RecordingSink sink;
-  Scheduler scheduler(io, probers, sink);
-  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3, 4, 5}, 200ms, 100ms)}));
+  Scheduler scheduler(io, sink);
+  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3, 4, 5}, 200ms, 100ms)}), probers);
   // Within one interval every endpoint reaches its slot.
   for (int i = 0; i < 100 && !scheduler.all_probed_once(); ++i) io.run_for(5ms);
   EXPECT_TRUE(scheduler.all_probed_once());
@@ -156,15 +156,15 @@ TEST(Scheduler, UpdateKeepsUnchangedEndpointsAndForgetsRemovedOnes) {
   auto* prober = fake.get();
   probers.add(ProbeType::Tcp, std::move(fake));
   RecordingSink sink;
-  Scheduler scheduler(io, probers, sink);
+  Scheduler scheduler(io, sink);
   auto a = tcp_target("a", {1, 2}, 50ms, 20ms);
-  scheduler.update(expand_endpoints({a}));
+  scheduler.update(expand_endpoints({a}), probers);
   io.run_for(120ms);
   const int before = prober->probes_["127.0.0.1:1"];
   EXPECT_GE(before, 1);
 
   auto a2 = tcp_target("a", {1, 3}, 50ms, 20ms);
-  scheduler.update(expand_endpoints({a2}));
+  scheduler.update(expand_endpoints({a2}), probers);
   EXPECT_EQ(sink.forgotten, std::vector<std::string>{"127.0.0.1:2"});
   EXPECT_EQ(scheduler.endpoint_count(), 2u);
   io.run_for(200ms);
@@ -204,7 +204,7 @@ TEST(Scheduler, FanOutEndpointsThatStopAppearingExpireAfterThreeRounds) {
   auto* prober = churn.get();
   probers.add(ProbeType::Dns, std::move(churn));
   RecordingSink sink;
-  Scheduler scheduler(io, probers, sink);
+  Scheduler scheduler(io, sink);
   auto t = std::make_shared<Target>();
   t->name = "am";
   t->type = ProbeType::Dns;
@@ -212,7 +212,7 @@ TEST(Scheduler, FanOutEndpointsThatStopAppearingExpireAfterThreeRounds) {
   t->connect_port = 9093;
   t->interval = 20ms;
   t->timeout = 10ms;
-  scheduler.update(expand_endpoints({t}));
+  scheduler.update(expand_endpoints({t}), probers);
 
   auto recorded = [&](const std::string& label, Outcome o) {
     return std::count(sink.results.begin(), sink.results.end(), std::make_pair(label, o));

@@ -487,7 +487,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
   ProberSet probers;
   probers.add(ProbeType::Dns, std::make_unique<DnsProber>(
                                   io, settings({dns.server()}, resolv_conf.path()), "node-a"));
-  Scheduler scheduler(io, probers, metrics);
+  Scheduler scheduler(io, metrics);
 
   const auto port = closed_port("127.0.0.2");
   const auto series = [&](const std::string& ip) {
@@ -500,7 +500,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
   auto t = dns_target("pods.test.", "A", 100ms);
   t->interval = 150ms;
   t->connect_port = port;
-  scheduler.update(expand_endpoints({t}));
+  scheduler.update(expand_endpoints({t}), probers);
 
   ASSERT_TRUE(run_until(
       io, [&] { return exposed("127.0.0.2") && exposed("127.0.0.3"); }, 5s));

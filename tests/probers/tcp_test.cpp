@@ -63,7 +63,8 @@ class TcpProberTest : public ::testing::Test {
  protected:
   asio::io_context io;
   test::DnsResponder dns;
-  dns::Resolver resolver{io, make_resolver_options(dns.server())};
+  std::shared_ptr<dns::Resolver> resolver =
+      std::make_shared<dns::Resolver>(io, make_resolver_options(dns.server()));
   TcpProber prober{resolver};
 };
 

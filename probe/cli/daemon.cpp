@@ -1,0 +1,190 @@
+#include "probe/cli/daemon.hpp"
+
+#include <fmt/format.h>
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include "probe/core/node_name.hpp"
+#include "probe/log/logging.hpp"
+#include "reachprobe/version.hpp"
+
+namespace reachprobe::cli {
+
+namespace {
+
+bool same_dns_settings(const dns::ResolverOptions& a, const dns::ResolverOptions& b) {
+  return a.servers == b.servers && a.resolv_conf_path == b.resolv_conf_path &&
+         a.hosts_path == b.hosts_path && a.attempt_timeout == b.attempt_timeout &&
+         a.attempts == b.attempts;
+}
+
+std::string_view skip_reason(SkipReason r) {
+  return r == SkipReason::Overloaded ? "overloaded" : "late";
+}
+
+}  // namespace
+
+std::size_t default_max_concurrent_probes() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1000;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  const auto fds = limit.rlim_cur == RLIM_INFINITY ? 1u << 20 : limit.rlim_cur;
+  // Every probe in flight holds a socket; keep 128 for the HTTP server, c-ares and files.
+  return std::clamp<std::size_t>(fds > 256 ? fds - 128 : fds / 2, 16, 50000);
+}
+
+Daemon::Daemon(boost::asio::io_context& io, Options options)
+    : io_(io), options_(std::move(options)) {
+  scheduler_.observer.on_start = [this](const Endpoint& e, Duration lag) {
+    scheduler_metrics_.started(e, lag);
+  };
+  scheduler_.observer.on_skip = [this](const Endpoint& e, SkipReason r, std::uint64_t slots) {
+    scheduler_metrics_.skipped(e, skip_reason(r), slots);
+  };
+}
+
+Daemon::~Daemon() { scheduler_.stop(); }
+
+std::optional<int> Daemon::start() {
+  auto outcome = load_config(options_.config_path, true);
+  if (!outcome.loaded) {
+    for (const auto& e : outcome.errors) std::cerr << e.to_string() << "\n";
+    return 2;
+  }
+  if (!options_.listen.empty()) {
+    if (auto problem = config::listen_address_problem(options_.listen)) {
+      std::cerr << "reachprobe: --listen " << options_.listen << ": " << *problem << "\n";
+      return 2;
+    }
+  }
+  const std::string listen =
+      options_.listen.empty() ? outcome.loaded->config.listen : options_.listen;
+  if (!apply(std::move(*outcome.loaded))) return 2;
+
+  try {
+    http::Handlers handlers;
+    handlers.render_metrics = [this] { return render_metrics(); };
+    handlers.ready = [this] { return ready(); };
+    http::ServerOptions server_options;
+    server_options.listen = listen;
+    server_ = std::make_unique<http::Server>(io_, server_options, std::move(handlers));
+  } catch (const std::exception& e) {
+    log::event(spdlog::level::err, "cannot start the HTTP server", {{"error", e.what()}});
+    scheduler_.stop();
+    return 1;
+  }
+
+  stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (!ec) shutdown(strsignal(signal));
+  });
+  wait_for_sighup();
+  if (!options_.config_path.empty()) {
+    watcher_ = std::make_unique<ConfigWatcher>(io_, options_.config_path,
+                                               [this] { reload("config file changed"); });
+  }
+  const auto at = server_->local_endpoint();
+  log::event(spdlog::level::info, "reachprobe started",
+             {{"version", kVersion},
+              {"listen", fmt::format("{}:{}", at.address().to_string(), at.port())},
+              {"targets", std::to_string(current_->targets.size())},
+              {"endpoints", std::to_string(scheduler_.endpoint_count())}});
+  return std::nullopt;
+}
+
+void Daemon::wait_for_sighup() {
+  reload_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    reload("SIGHUP");
+    wait_for_sighup();
+  });
+}
+
+bool Daemon::apply(LoadedConfig loaded) {
+  auto settings = resolver_options(loaded.config);
+  if (!probers_ || !same_dns_settings(settings, dns_settings_)) {
+    try {
+      probers_ = std::make_unique<ProberSet>(
+          make_probers({io_, settings, this_node_name()}));
+    } catch (const std::exception& e) {
+      const std::string where = options_.config_path.empty() ? "<built-in>" : options_.config_path;
+      std::cerr << where << ": dns: " << e.what() << "\n";
+      log::event(spdlog::level::err, "config rejected", {{"error", e.what()}});
+      return false;
+    }
+    dns_settings_ = settings;
+  }
+  scheduler_.set_max_in_flight(loaded.config.max_concurrent_probes != 0
+                                   ? loaded.config.max_concurrent_probes
+                                   : default_max_concurrent_probes());
+  scheduler_.update(expand_endpoints(loaded.targets), *probers_);
+  current_ = std::move(loaded);
+  daemon_metrics_.config_loaded(true);
+  return true;
+}
+
+void Daemon::reload(std::string_view why) {
+  auto outcome = load_config(options_.config_path, true);
+  if (!outcome.loaded) {
+    for (const auto& e : outcome.errors) {
+      log::event(spdlog::level::err, "config rejected, keeping the last good one",
+                 {{"trigger", why}, {"error", e.to_string()}});
+    }
+    daemon_metrics_.config_loaded(false);
+    return;
+  }
+  if (current_ && outcome.loaded->text == current_->text) {
+    // A touch, or a rollback to the config in force: nothing to change, and the config in
+    // force is what the file says again.
+    daemon_metrics_.config_loaded(true);
+    return;
+  }
+  if (current_ && outcome.loaded->config.listen != current_->config.listen &&
+      options_.listen.empty()) {
+    log::event(spdlog::level::warn, "listen address changed: it takes effect at the next restart",
+               {{"listen", outcome.loaded->config.listen}});
+  }
+  if (!apply(std::move(*outcome.loaded))) {
+    daemon_metrics_.config_loaded(false);
+    return;
+  }
+  log::event(spdlog::level::info, "config reloaded",
+             {{"trigger", why},
+              {"targets", std::to_string(current_->targets.size())},
+              {"endpoints", std::to_string(scheduler_.endpoint_count())}});
+}
+
+void Daemon::shutdown(std::string_view why) {
+  log::event(spdlog::level::info, "shutting down", {{"signal", why}});
+  scheduler_.stop();
+  if (server_) server_->stop();
+  watcher_.reset();
+  boost::system::error_code ignored;
+  stop_signals_.cancel(ignored);
+  reload_signal_.cancel(ignored);
+  // Probes in flight are abandoned: their sockets close when the io_context is destroyed.
+  io_.stop();
+}
+
+bool Daemon::ready() const {
+  // Once every endpoint had a result the daemon stays ready: a reload adding endpoints must
+  // not take a working pod out of service.
+  if (!was_ready_ && current_ && scheduler_.all_probed_once()) was_ready_ = true;
+  return was_ready_;
+}
+
+std::string Daemon::render_metrics() const {
+  auto families = registry_->Collect();
+  auto process = process_metrics_->Collect();
+  families.insert(families.end(), process.begin(), process.end());
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace reachprobe::cli

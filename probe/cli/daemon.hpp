@@ -1,0 +1,73 @@
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "probe/cli/cli.hpp"
+#include "probe/cli/config_watcher.hpp"
+#include "probe/cli/loading.hpp"
+#include "probe/engine/scheduler.hpp"
+#include "probe/http/server.hpp"
+#include "probe/probers/prober_set.hpp"
+#include "probe/sinks/log_sink.hpp"
+#include "probe/sinks/metrics_sink.hpp"
+#include "probe/sinks/process_collector.hpp"
+
+namespace reachprobe::cli {
+
+// `reachprobe run`: the composition root. Owns the config in force, the probers built from
+// it, the sinks, the scheduler and the HTTP server, all on one io_context. A reload (SIGHUP,
+// or the config file changing) replaces the config only if the new one is valid: the
+// daemon never loses its last good config.
+class Daemon {
+ public:
+  Daemon(boost::asio::io_context& io, Options options);
+  ~Daemon();
+
+  // Loads the config, starts probing and serving. Returns an exit status if it cannot
+  // (2: invalid config, 1: cannot listen), nullopt once running.
+  std::optional<int> start();
+  // Re-reads the config file; `why` is logged ("SIGHUP", "file changed").
+  void reload(std::string_view why);
+  // Stops probing and serving; io_context::run() returns.
+  void shutdown(std::string_view why);
+
+  bool ready() const;
+  // The endpoint the HTTP server listens on (start() must have succeeded).
+  boost::asio::ip::tcp::endpoint listening() const { return server_->local_endpoint(); }
+
+ private:
+  std::string render_metrics() const;
+  bool apply(LoadedConfig loaded);
+  void wait_for_sighup();
+
+  boost::asio::io_context& io_;
+  Options options_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  MetricsSink metrics_{*registry_};
+  SchedulerMetrics scheduler_metrics_{*registry_};
+  DaemonMetrics daemon_metrics_{*registry_};
+  std::shared_ptr<ProcessCollector> process_metrics_ = std::make_shared<ProcessCollector>();
+  StateChangeLogSink log_sink_;
+  FanOutSink sinks_{{&metrics_, &log_sink_}};
+  Scheduler scheduler_{io_, sinks_};
+  std::optional<LoadedConfig> current_;
+  dns::ResolverOptions dns_settings_;
+  std::unique_ptr<ProberSet> probers_;
+  std::unique_ptr<http::Server> server_;
+  boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
+  boost::asio::signal_set reload_signal_{io_, SIGHUP};
+  std::unique_ptr<ConfigWatcher> watcher_;
+  mutable bool was_ready_ = false;
+};
+
+// The concurrency limit when the config leaves it to us: what the open-file limit allows
+// with room for the server and c-ares, after raising the soft limit to the hard one.
+std::size_t default_max_concurrent_probes();
+
+}  // namespace reachprobe::cli

@@ -1,0 +1,68 @@
+#include "probe/cli/loading.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "probe/probers/prober_set.hpp"
+#include "reachprobe/embedded_config.hpp"
+
+namespace reachprobe::cli {
+
+LoadOutcome load_config(const std::string& path, bool check_support) {
+  LoadOutcome out;
+  std::string text;
+  std::string name = path;
+  if (path.empty()) {
+    text = kEmbeddedLocalConfig;
+    name = "<built-in config/local.yaml>";
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      out.errors.push_back({path, 0, 0, fmt::format("cannot read: {}", std::strerror(errno))});
+      return out;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  config::LoadResult loaded = config::load_config_string(text, name);
+  out.errors = std::move(loaded.errors);
+  if (loaded.config && check_support) {
+    for (const auto& t : loaded.config->targets) {
+      if (!is_supported(t.type)) {
+        out.errors.push_back({t.position.path, t.position.line, t.position.column,
+                              fmt::format("target '{}': type {} is not supported by this build yet",
+                                          t.name, to_string(t.type))});
+      }
+    }
+  }
+  if (!out.errors.empty() || !loaded.config) return out;
+  LoadedConfig result;
+  result.config = std::move(*loaded.config);
+  result.text = std::move(text);
+  for (const auto& t : result.config.targets) result.targets.push_back(std::make_shared<Target>(t));
+  out.loaded = std::move(result);
+  return out;
+}
+
+dns::ResolverOptions resolver_options(const config::Config& c) {
+  dns::ResolverOptions o;
+  o.servers = c.dns.servers;
+  // c-ares 1.18 ignores resolv.conf's timeout/attempts and waits 5 s per try: a lost UDP
+  // reply would then never be retried inside a probe's deadline. First retry after a third
+  // of the shortest timeout (c-ares doubles the wait each round); the deadline bounds all.
+  auto shortest = c.timeout;
+  for (const auto& t : c.targets) shortest = std::min(shortest, t.timeout);
+  auto third = std::chrono::duration_cast<std::chrono::milliseconds>(shortest / 3);
+  o.attempt_timeout =
+      std::clamp(third, std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
+  o.attempts = 3;
+  return o;
+}
+
+}  // namespace reachprobe::cli
