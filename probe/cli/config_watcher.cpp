@@ -40,18 +40,19 @@ ConfigWatcher::~ConfigWatcher() {
 }
 
 void ConfigWatcher::wait() {
-  descriptor_.async_wait(
-      boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-        if (ec) return;
-        // Drain: the content of the events does not matter, any of them may be the config.
-        while (read(descriptor_.native_handle(), buffer_, sizeof buffer_) > 0) {
-        }
-        debounce_timer_.expires_after(debounce_);
-        debounce_timer_.async_wait([this](boost::system::error_code ec) {
-          if (!ec) on_change_();
-        });
-        wait();
-      });
+  descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this](boost::system::error_code ec) {
+                           if (ec) return;
+                           // Drain: the content of the events does not matter, any of them may be
+                           // the config.
+                           while (read(descriptor_.native_handle(), buffer_, sizeof buffer_) > 0) {
+                           }
+                           debounce_timer_.expires_after(debounce_);
+                           debounce_timer_.async_wait([this](boost::system::error_code ec) {
+                             if (!ec) on_change_();
+                           });
+                           wait();
+                         });
 }
 
 }  // namespace reachprobe::cli

@@ -111,8 +111,7 @@ bool Daemon::apply(LoadedConfig loaded) {
   auto settings = resolver_options(loaded.config);
   if (!probers_ || !same_dns_settings(settings, dns_settings_)) {
     try {
-      probers_ = std::make_unique<ProberSet>(
-          make_probers({io_, settings, this_node_name()}));
+      probers_ = std::make_unique<ProberSet>(make_probers({io_, settings, this_node_name()}));
     } catch (const std::exception& e) {
       const std::string where = options_.config_path.empty() ? "<built-in>" : options_.config_path;
       std::cerr << where << ": dns: " << e.what() << "\n";

@@ -67,10 +67,12 @@ class FakeProber final : public Prober {
     auto& in_flight = in_flight_[endpoint.label];
     ++in_flight;
     max_in_flight_ = std::max(max_in_flight_, in_flight);
+    max_in_flight_total_ = std::max(max_in_flight_total_, ++in_flight_total_);
     deadlines_.push_back(deadline.at - Clock::now());
     asio::steady_timer t(co_await asio::this_coro::executor, delay_);
     co_await t.async_wait(asio::use_awaitable);
     --in_flight;
+    --in_flight_total_;
     ++probes_[endpoint.label];
     ProbeResult r;
     r.outcome = Outcome::Ok;
@@ -80,6 +82,8 @@ class FakeProber final : public Prober {
   std::map<std::string, int> probes_;
   std::map<std::string, int> in_flight_;
   int max_in_flight_ = 0;
+  int in_flight_total_ = 0;
+  int max_in_flight_total_ = 0;
   std::vector<Duration> deadlines_;
 
  private:
@@ -175,6 +179,57 @@ TEST(Scheduler, UpdateKeepsUnchangedEndpointsAndForgetsRemovedOnes) {
   EXPECT_GE(after, 3);
   EXPECT_LE(after, 5);
   EXPECT_EQ(prober->max_in_flight_, 1);
+}
+
+TEST(Scheduler, OverloadSkipsSlotsInsteadOfQueueing) {
+  asio::io_context io;
+  ProberSet probers;
+  // Each probe takes 60 ms of a 100 ms interval; with one probe allowed at a time, four
+  // endpoints cannot all run: the extra slots are skipped and counted, never queued.
+  auto fake = std::make_shared<FakeProber>(60ms);
+  probers.add(ProbeType::Tcp, fake);
+  RecordingSink sink;
+  Scheduler scheduler(io, sink, 1);
+  std::uint64_t overloaded = 0;
+  std::vector<Duration> lags;
+  scheduler.observer.on_skip = [&](const Endpoint&, SkipReason r, std::uint64_t n) {
+    if (r == SkipReason::Overloaded) overloaded += n;
+  };
+  scheduler.observer.on_start = [&](const Endpoint&, Duration lag) { lags.push_back(lag); };
+  scheduler.update(expand_endpoints({tcp_target("a", {1, 2, 3, 4}, 100ms, 80ms)}), probers);
+  io.run_for(1000ms);
+  scheduler.stop();
+  EXPECT_EQ(fake->max_in_flight_total_, 1);
+  EXPECT_GT(overloaded, 5u);
+  int probes = 0;
+  for (const auto& [label, n] : fake->probes_) probes += n;
+  // About 10 slots per endpoint, 40 in all: each probe or skip accounts for one of them.
+  EXPECT_GE(probes + static_cast<int>(overloaded), 34);
+  EXPECT_LE(probes + static_cast<int>(overloaded), 44);
+  EXPECT_EQ(lags.size(), static_cast<std::size_t>(probes) + (scheduler.in_flight() ? 1 : 0));
+  for (auto lag : lags) EXPECT_LT(lag, Duration(20ms)) << "started at its slot, not queued";
+}
+
+TEST(Scheduler, UpdateMovesKeptEndpointsToTheNewProbers) {
+  asio::io_context io;
+  RecordingSink sink;
+  Scheduler scheduler(io, sink);
+  auto old_prober = std::make_shared<FakeProber>(1ms);
+  auto new_prober = std::make_shared<FakeProber>(1ms);
+  ProberSet first, second;
+  first.add(ProbeType::Tcp, old_prober);
+  second.add(ProbeType::Tcp, new_prober);
+  auto endpoints = expand_endpoints({tcp_target("a", {1}, 40ms, 20ms)});
+  scheduler.update(endpoints, first);
+  for (int i = 0; i < 100 && old_prober->probes_.empty(); ++i) io.run_for(5ms);
+  scheduler.update(endpoints, second);
+  const int old_count = old_prober->probes_["127.0.0.1:1"];
+  for (int i = 0; i < 100 && new_prober->probes_.empty(); ++i) io.run_for(5ms);
+  io.run_for(100ms);
+  scheduler.stop();
+  EXPECT_GE(new_prober->probes_["127.0.0.1:1"], 2);
+  EXPECT_EQ(old_prober->probes_["127.0.0.1:1"], old_count) << "the old prober is no longer used";
+  EXPECT_TRUE(sink.forgotten.empty()) << "the endpoint kept its series";
 }
 
 // Answers with the fan-out addresses of the current round: {a,b} first, then {b,c}.

@@ -287,6 +287,38 @@ TEST_F(BinaryTest, RunJsonLogsAreOneObjectPerLine) {
   EXPECT_GE(count, 3);
 }
 
+TEST_F(BinaryTest, RunsAsNobodyWithoutCapabilities) {
+  // tcp and dns probes need no privilege: the DaemonSet runs as a non-root user with every
+  // capability dropped.
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to the user nobody";
+  const auto port = free_port();
+  const auto config = good_config(port);
+  std::filesystem::permissions(
+      dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+      std::filesystem::perm_options::add);
+  ChildProcess daemon({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                       "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", kBinary, "run",
+                       "--config", config});
+  ASSERT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/readyz").status == 200; }, 5s))
+      << daemon.stderr_text();
+  const auto body = http_get("127.0.0.1", port, "/metrics").body;
+  EXPECT_EQ(
+      sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" + std::to_string(open_port()) +
+                       "\",group=\"control-plane\",target=\"open\",type=\"tcp\"}"),
+      1.0)
+      << body;
+  // The process really runs as nobody.
+  std::ifstream status("/proc/" + std::to_string(daemon.pid()) + "/status");
+  std::string line;
+  std::string uid_line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) uid_line = line;
+  }
+  EXPECT_NE(uid_line.find("65534"), std::string::npos) << uid_line;
+  daemon.send_signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_for_exit(2s), 0);
+}
+
 TEST_F(BinaryTest, RunRefusesAListenAddressInUse) {
   asio::io_context io;
   tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
