@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite under sanitizers: `address` (ASan + UBSan, with
+# LeakSanitizer) and `thread` (TSan: the daemon runs its event loop and a metrics-rendering
+# thread, the tests run servers on threads). Usage: scripts/sanitize.sh [address|thread]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+kinds=("$@")
+if ((${#kinds[@]} == 0)); then kinds=(address thread); fi
+for kind in "${kinds[@]}"; do
+  case "$kind" in
+    address) flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined" ;;
+    thread) flags="-fsanitize=thread" ;;
+    *) echo "unknown sanitizer: $kind" >&2; exit 2 ;;
+  esac
+  dir="build-$kind"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer -O1" \
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+  cmake --build "$dir" --parallel "$(nproc)"
+  echo "== tests under the $kind sanitizer"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --test-dir "$dir" --output-on-failure --timeout 300
+done
