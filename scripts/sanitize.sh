@@ -10,7 +10,9 @@ if ((${#kinds[@]} == 0)); then kinds=(address thread); fi
 for kind in "${kinds[@]}"; do
   case "$kind" in
     address) flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined" ;;
-    thread) flags="-fsanitize=thread" ;;
+    # GCC warns that TSan does not model std::atomic_thread_fence, which Asio's handler
+    # memory recycling uses; TSan still checks everything else.
+    thread) flags="-fsanitize=thread -Wno-tsan" ;;
     *) echo "unknown sanitizer: $kind" >&2; exit 2 ;;
   esac
   dir="build-$kind"
@@ -19,7 +21,9 @@ for kind in "${kinds[@]}"; do
     -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
   cmake --build "$dir" --parallel "$(nproc)"
   echo "== tests under the $kind sanitizer"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  # The soak runs shorter: sanitized probes cost several times more CPU.
+  REACHPROBE_SOAK_PROBES=30000 \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     ctest --test-dir "$dir" --output-on-failure --timeout 300

