@@ -22,7 +22,7 @@ for kind in "${kinds[@]}"; do
   cmake --build "$dir" --parallel "$(nproc)"
   echo "== tests under the $kind sanitizer"
   # The soak runs shorter: sanitized probes cost several times more CPU.
-  REACHPROBE_SOAK_PROBES=30000 \
+  REACHPROBE_SOAK_PROBES=30000 REACHPROBE_SOAK_SANITIZED=1 \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

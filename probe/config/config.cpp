@@ -1,6 +1,7 @@
 #include "probe/config/config.hpp"
 
 #include <arpa/inet.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <sstream>
 #include <tuple>
 
 #include "probe/config/duration.hpp"
@@ -336,6 +338,24 @@ std::string describe_kind(const YAML::Node& node) {
   }
 }
 
+// Sees only where documents start: enough to count them.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  std::vector<YAML::Mark> starts;
+};
+
 class Loader {
  public:
   Loader(std::string path, std::string_view source, const EnvLookup& env)
@@ -344,7 +364,14 @@ class Loader {
   LoadResult load() {
     std::vector<YAML::Node> documents;
     try {
-      documents = YAML::LoadAll(std::string(source_));
+      // Not YAML::LoadAll: yaml-cpp 0.7 loops forever on some inputs (",x: 1", found by
+      // fuzzing) that yield empty documents without consuming text. Counting documents
+      // ourselves stops at the second one, or at a document that does not move forward.
+      if (auto problem = count_documents()) {
+        fail(problem->first, problem->second);
+        return finish(std::nullopt);
+      }
+      documents.push_back(YAML::Load(std::string(source_)));
     } catch (const YAML::Exception& e) {
       fail(mark_position(e.mark), "YAML syntax error: " + e.msg);
       return finish(std::nullopt);
@@ -353,14 +380,30 @@ class Loader {
       fail({1, 1}, "the config is empty; it needs at least 'targets'");
       return finish(std::nullopt);
     }
-    if (documents.size() > 1) {
-      fail(at(documents[1]), "only one YAML document is allowed in a config");
-    }
     Config config = parse_root(documents.front());
     return finish(std::move(config));
   }
 
  private:
+  // A second document, or one that starts where the previous did (yaml-cpp stuck), as an
+  // error at its position.
+  std::optional<std::pair<Position, std::string>> count_documents() {
+    std::istringstream in{std::string(source_)};
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    if (counter.starts.size() < 2) return std::nullopt;
+    const auto& first = counter.starts[0];
+    const auto& second = counter.starts[1];
+    if (second.pos <= first.pos) {
+      return std::pair{mark_position(second),
+                       std::string("YAML syntax error: text that starts no document")};
+    }
+    return std::pair{mark_position(second),
+                     std::string("only one YAML document is allowed in a config")};
+  }
+
   LoadResult finish(std::optional<Config> config) {
     std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
       return std::tie(a.line, a.column) < std::tie(b.line, b.column);

@@ -1,5 +1,7 @@
 #include "probe/http/server.hpp"
 
+#include "probe/http/routes.hpp"
+
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -44,10 +46,6 @@ Response make_response(bhttp::status status, std::string body, const char* conte
   return res;
 }
 
-std::string_view path_of(std::string_view target) {
-  auto q = target.find('?');
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
 
 asio::awaitable<std::string> render_on(std::function<std::string()> render) { co_return render(); }
 
@@ -184,17 +182,16 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
       const auto& req = parser.get();
       const bool keep_alive = req.keep_alive();
       const auto method = req.method();
-      const auto path = path_of(std::string_view(req.target().data(), req.target().size()));
-      const bool known =
-          path == "/metrics" || path == "/healthz" || path == "/readyz" || path == "/";
-      if (!known) {
+      const auto where =
+          route(method, std::string_view(req.target().data(), req.target().size()));
+      if (where == Route::NotFound) {
         res = make_response(bhttp::status::not_found, "not found\n", "text/plain", req.version(),
                             keep_alive);
-      } else if (method != bhttp::verb::get && method != bhttp::verb::head) {
+      } else if (where == Route::MethodNotAllowed) {
         res = make_response(bhttp::status::method_not_allowed, "method not allowed\n", "text/plain",
                             req.version(), keep_alive);
         res.set(bhttp::field::allow, "GET, HEAD");
-      } else if (path == "/metrics") {
+      } else if (where == Route::Metrics) {
         std::string body;
         if (handlers_.render_metrics) {
           body = co_await asio::co_spawn(renderer_, render_on(handlers_.render_metrics),
@@ -203,10 +200,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
         if (stopped_) co_return;
         res = make_response(bhttp::status::ok, std::move(body), kMetricsContentType, req.version(),
                             keep_alive);
-      } else if (path == "/healthz") {
+      } else if (where == Route::Healthz) {
         // Answering at all proves the event loop turns: this runs on it.
         res = make_response(bhttp::status::ok, "ok\n", "text/plain", req.version(), keep_alive);
-      } else if (path == "/readyz") {
+      } else if (where == Route::Readyz) {
         const bool ready = !handlers_.ready || handlers_.ready();
         res = make_response(ready ? bhttp::status::ok : bhttp::status::service_unavailable,
                             ready ? "ok\n" : "not ready: not every endpoint has been probed yet\n",
