@@ -16,8 +16,11 @@ for kind in "${kinds[@]}"; do
     *) echo "unknown sanitizer: $kind" >&2; exit 2 ;;
   esac
   dir="build-$kind"
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer -O1" \
+  # -O1 -g1: line numbers in reports at a fraction of the compile time of full debug info.
+  # GCC 12 sees uninitialized std::function state inside std::regex only under sanitizer
+  # instrumentation; the plain build keeps that warning as an error.
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE= \
+    -DCMAKE_CXX_FLAGS="$flags -O1 -g1 -fno-omit-frame-pointer -Wno-maybe-uninitialized" \
     -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
   cmake --build "$dir" --parallel "$(nproc)"
   echo "== tests under the $kind sanitizer"
