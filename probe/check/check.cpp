@@ -109,13 +109,6 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
   return out;
 }
 
-std::string format_latency(Duration d) {
-  const double s = std::chrono::duration<double>(d).count();
-  if (s < 0.001) return fmt::format("{:.0f}us", s * 1e6);
-  if (s < 1) return fmt::format("{:.1f}ms", s * 1e3);
-  return fmt::format("{:.2f}s", s);
-}
-
 std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t width) {
   // Fixed caps keep a row within 80 columns; what does not fit is cut with "~".
   std::size_t w_target = 6, w_endpoint = 8, w_address = 7;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "probe/core/duration_text.hpp"
 #include "probe/core/endpoint.hpp"
 #include "probe/core/probe_result.hpp"
 #include "probe/probers/prober_set.hpp"
@@ -25,8 +26,5 @@ std::vector<CheckRow> run_check(boost::asio::io_context& io, const ProberSet& pr
 std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t width = 80);
 // `{"results": [...], "ok": N, "failed": N}` as SPEC.md describes.
 std::string format_check_json(const std::vector<CheckRow>& rows);
-
-// "850us", "12.3ms", "2.00s".
-std::string format_latency(Duration d);
 
 }  // namespace reachprobe

@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "probe/core/duration_text.hpp"
 #include "probe/core/endpoint.hpp"
 #include "probe/probers/classify.hpp"
 
@@ -18,10 +19,6 @@ namespace {
 
 Duration since(Clock::time_point start) {
   return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
-std::string seconds_text(Duration d) {
-  return fmt::format("{:g}s", std::chrono::duration<double>(d).count());
 }
 
 }  // namespace
@@ -59,7 +56,7 @@ asio::awaitable<std::optional<tcp::socket>> connect_to(const tcp::endpoint& peer
     result.message = fmt::format(
         "no answer from {} within {} (TCP SYN unanswered: a firewall or security group drops "
         "it)",
-        where, seconds_text(since(start)));
+        where, format_latency(since(start)));
     co_return std::nullopt;
   }
   if (ec) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "probe/core/duration_text.hpp"
 #include "probe/core/stable_hash.hpp"
 #include "probe/dns/ares_channel.hpp"
 #include "probe/dns/message.hpp"
@@ -36,10 +37,6 @@ constexpr auto kFanOutGrace = std::chrono::seconds(1);
 
 Duration since(Clock::time_point start) {
   return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
-std::string seconds_text(Duration d) {
-  return fmt::format("{:g}s", std::chrono::duration<double>(d).count());
 }
 
 std::string lowercase_without_root_dot(std::string_view text) {
@@ -166,7 +163,7 @@ DnsFinding interpret(const dns::RawReply& raw, const std::string& query, std::ui
   if (raw.deadline_passed) {
     return fail(Outcome::DnsTimeout,
                 fmt::format("no DNS reply from {} for {} {} within {}", servers, query, type_name,
-                            seconds_text(raw.latency)));
+                            format_latency(raw.latency)));
   }
 
   std::optional<dns::Reply> reply;

@@ -75,7 +75,11 @@ TEST_F(DnsProberTest, MeasuredDnsLatencyMatchesTheInjectedDelay) {
   EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
   ASSERT_TRUE(r.phase(Phase::Dns));
   EXPECT_GE(*r.phase(Phase::Dns), Duration(kDelay));
-  EXPECT_LT(*r.phase(Phase::Dns), Duration(kDelay + 10ms));
+  // Against what the responder really held back: on a loaded machine its timer fires late,
+  // and that lateness is not the prober's to explain.
+  const auto queries = dns.queries();
+  ASSERT_EQ(queries.size(), 1u);
+  EXPECT_LT(*r.phase(Phase::Dns), queries[0].held + 5ms);
 }
 
 TEST_F(DnsProberTest, NxDomain) {

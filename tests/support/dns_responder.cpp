@@ -275,9 +275,12 @@ struct DnsResponder::Server {
     if (!query) co_return std::nullopt;
     std::optional<DnsRule> rule;
     std::vector<Record> answers;
+    const auto received_at = std::chrono::steady_clock::now();
+    std::size_t index = 0;
     {
       std::lock_guard lock(mutex);
-      received.push_back({query->name, query->type, transport});
+      index = received.size();
+      received.push_back({query->name, query->type, transport, {}});
       if (auto found = rules.find(query->name); found != rules.end()) rule = found->second;
       if (rule && rule->kind == DnsRule::Kind::Answer) answers = records_for(*query, *rule);
     }
@@ -285,6 +288,8 @@ struct DnsResponder::Server {
       asio::steady_timer timer(io, rule->delay);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      std::lock_guard lock(mutex);
+      received[index].held = std::chrono::steady_clock::now() - received_at;
     }
     if (!rule) co_return build_reply(*query, kRcodeNxDomain, false, {});
     switch (rule->kind) {

@@ -99,6 +99,10 @@ struct DnsQuery {
   std::string name;  // lower case, no trailing dot
   std::uint16_t type = 0;
   DnsTransport transport = DnsTransport::Udp;
+  // How long the responder actually held the answer back: the injected delay plus however
+  // late its own timer fired, so tests can compare a measured latency without guessing
+  // at this machine's scheduling.
+  std::chrono::steady_clock::duration held{};
 };
 
 // An authoritative DNS server for tests, on 127.0.0.1 with one ephemeral port for UDP and
