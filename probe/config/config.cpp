@@ -17,6 +17,7 @@
 
 #include "probe/config/duration.hpp"
 #include "probe/config/env_expand.hpp"
+#include "probe/core/url.hpp"
 
 namespace reachprobe::config {
 
@@ -139,51 +140,16 @@ std::optional<std::string> dns_server_problem(const std::string& server) {
   return std::nullopt;
 }
 
-// http(s)://HOST[:PORT][/path...]; `https` tells which scheme it was.
-std::optional<std::string> url_problem(const std::string& url, bool& https) {
-  const std::string lower = to_lower(url);
-  std::size_t authority_start = 0;
-  if (lower.starts_with("https://")) {
-    https = true;
-    authority_start = 8;
-  } else if (lower.starts_with("http://")) {
-    https = false;
-    authority_start = 7;
-  } else {
-    return "URL " + quote(url) + " must start with http:// or https://";
-  }
-  if (url.find_first_of(" \t\r\n") != std::string::npos) {
-    return "URL " + quote(url) + " contains whitespace";
-  }
-  const std::size_t authority_end = url.find_first_of("/?#", authority_start);
-  const std::string authority = url.substr(authority_start, authority_end - authority_start);
-  if (authority.find('@') != std::string::npos) {
-    return "URL " + quote(url) + " must not contain credentials; use headers or bearer_token_file";
-  }
-  std::string host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const std::size_t close = authority.find(']');
-    if (close == std::string::npos) return "URL " + quote(url) + " has an unclosed '['";
-    host = authority.substr(1, close - 1);
-    if (!is_ipv6(host)) return "URL " + quote(url) + " has an invalid IPv6 address";
-    const std::string_view rest = std::string_view(authority).substr(close + 1);
-    if (!rest.empty()) {
-      if (!rest.starts_with(':')) return "URL " + quote(url) + " has an invalid host";
-      port = rest.substr(1);
-      if (!parse_port(port)) return "URL " + quote(url) + " has an invalid port";
-    }
-    return std::nullopt;
-  }
-  const std::size_t colon = authority.find(':');
-  if (colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port = std::string_view(authority).substr(colon + 1);
-    if (!parse_port(port)) return "URL " + quote(url) + " has an invalid port";
-  }
-  if (host.empty()) return "URL " + quote(url) + " has no host";
-  if (!is_ip_literal(host) && !is_dns_name(host)) {
-    return "URL " + quote(url) + " has an invalid host " + quote(host);
+// http(s)://HOST[:PORT][/path...] with a valid host; `https` tells which scheme it was.
+std::optional<std::string> url_problem(const std::string& text, bool& https) {
+  auto parsed = parse_url(text);
+  if (const auto* problem = std::get_if<std::string>(&parsed)) return *problem;
+  const Url& url = std::get<Url>(parsed);
+  https = url.https;
+  if (url.host.find(':') != std::string::npos) {
+    if (!is_ipv6(url.host)) return "URL " + quote(text) + " has an invalid IPv6 address";
+  } else if (!is_ip_literal(url.host) && !is_dns_name(url.host)) {
+    return "URL " + quote(text) + " has an invalid host " + quote(url.host);
   }
   return std::nullopt;
 }

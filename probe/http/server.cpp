@@ -13,10 +13,6 @@
 #include <boost/beast/http.hpp>
 #include <stdexcept>
 
-// GCC 12 reports Asio 1.74's coroutine frames (its own operator new/delete pair) as
-// mismatched when a coroutine grows large; a known false positive of that pairing.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 namespace reachprobe::http {
 
 namespace asio = boost::asio;

@@ -1,7 +1,9 @@
 #include "probe/probers/prober_set.hpp"
 
 #include "probe/probers/dns.hpp"
+#include "probe/probers/http.hpp"
 #include "probe/probers/tcp.hpp"
+#include "probe/probers/tls.hpp"
 
 namespace reachprobe {
 
@@ -9,10 +11,15 @@ ProberSet make_probers(const ProberDependencies& deps) {
   ProberSet set;
   auto resolver = std::make_shared<dns::Resolver>(deps.io, deps.dns);
   set.add(ProbeType::Tcp, std::make_shared<TcpProber>(resolver));
+  set.add(ProbeType::Tls, std::make_shared<TlsProber>(resolver));
+  set.add(ProbeType::Http, std::make_shared<HttpProber>(resolver));
   set.add(ProbeType::Dns, std::make_shared<DnsProber>(deps.io, deps.dns, deps.node_name));
   return set;
 }
 
-bool is_supported(ProbeType type) { return type == ProbeType::Tcp || type == ProbeType::Dns; }
+bool is_supported(ProbeType type) {
+  return type == ProbeType::Tcp || type == ProbeType::Dns || type == ProbeType::Tls ||
+         type == ProbeType::Http;
+}
 
 }  // namespace reachprobe
