@@ -82,7 +82,9 @@ asio::awaitable<std::optional<HttpResponseSummary>> converse(
   };
 
   boost::system::error_code ec;
-  auto step_start = Clock::now();
+  // first_byte counts from the start of the request, as curl's time_starttransfer does: a
+  // clock started once the write completes could start after the server already answered.
+  const auto step_start = Clock::now();
   co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
   if (ec || guard.fired()) {
     failed(ec, "sending the request to", since(step_start));
@@ -91,7 +93,6 @@ asio::awaitable<std::optional<HttpResponseSummary>> converse(
 
   // The first byte is awaited on its own: reading the header with the parser would hide
   // when the answer started, and a TLS session ticket is no answer (the TLS layer consumes it).
-  step_start = Clock::now();
   boost::beast::flat_buffer buffer(kHeaderLimit + kBodyLimit);
   const std::size_t got = co_await stream.async_read_some(
       buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));

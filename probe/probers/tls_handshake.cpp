@@ -106,29 +106,27 @@ std::string verify_failure(long code, X509* leaf, const TlsPeer& peer) {
   switch (code) {
     case X509_V_ERR_CERT_HAS_EXPIRED: {
       auto not_after = leaf ? to_time_point(X509_get0_notAfter(leaf)) : std::nullopt;
-      return fmt::format("certificate expired: {} was valid until {}", subject,
+      return fmt::format("{}: {} was valid until {}", kTlsExpired, subject,
                          not_after ? utc_text(*not_after) : "?");
     }
     case X509_V_ERR_CERT_NOT_YET_VALID: {
       auto not_before = leaf ? to_time_point(X509_get0_notBefore(leaf)) : std::nullopt;
-      return fmt::format(
-          "certificate not yet valid: {} is valid from {} (is this node's clock right?)", subject,
-          not_before ? utc_text(*not_before) : "?");
+      return fmt::format("{}: {} is valid from {} (is this node's clock right?)", kTlsNotYetValid,
+                         subject, not_before ? utc_text(*not_before) : "?");
     }
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
-      return fmt::format(
-          "hostname mismatch: the certificate is not valid for '{}' (subject {}, names: {})",
-          peer.server_name, subject, leaf ? alt_names(leaf) : "?");
+      return fmt::format("{}: the certificate is not valid for '{}' (subject {}, names: {})",
+                         kTlsNameMismatch, peer.server_name, subject, leaf ? alt_names(leaf) : "?");
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
       return fmt::format(
-          "unknown CA: {} is issued by {}, which {} does not trust (an interception proxy, or "
+          "{}: {} is issued by {}, which {} does not trust (an interception proxy, or "
           "the wrong ca_file?)",
-          subject, leaf ? name_text(X509_get_issuer_name(leaf)) : "?", peer.trust);
+          kTlsUnknownCa, subject, leaf ? name_text(X509_get_issuer_name(leaf)) : "?", peer.trust);
     default:
       return fmt::format("certificate rejected: {} ({})", X509_verify_cert_error_string(code),
                          subject);
@@ -151,8 +149,8 @@ void classify_handshake_error(const boost::system::error_code& ec, SSL* ssl, X50
   if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
     fail(result, Outcome::TlsError,
          fmt::format("{}: the server closed the connection before the handshake completed "
-                     "(it may not serve this server name, or not speak TLS here)",
-                     with));
+                     "(it may not serve this server name, or it {} here)",
+                     with, kTlsNotTls));
     return;
   }
   if (ec.category() == asio::error::get_ssl_category()) {
@@ -165,7 +163,7 @@ void classify_handshake_error(const boost::system::error_code& ec, SSL* ssl, X50
     std::string what = ec.message();
     if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
         reason == SSL_R_RECORD_LENGTH_MISMATCH) {
-      what += ": the server does not speak TLS on this port (plain HTTP?)";
+      what += fmt::format(": the server {} on this port (plain HTTP?)", kTlsNotTls);
     } else if (what.find("alert") != std::string::npos) {
       what = "the server refused the handshake with an alert: " + what;
     } else if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_NO_PROTOCOLS_AVAILABLE) {

@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
 #include "probe/core/deadline.hpp"
 #include "probe/core/probe_result.hpp"
 #include "probe/core/target.hpp"
+#include "probe/probers/tls_reasons.hpp"
 
 namespace reachprobe {
 

@@ -15,6 +15,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/wait.hpp"
 
@@ -27,12 +28,6 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 
 const std::string kBinary = REACHPROBE_BINARY;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 std::size_t open_fds(pid_t pid) {
   std::size_t n = 0;
@@ -111,8 +106,8 @@ TEST(Soak, TwoHundredThousandProbesLeaveNoFdsOrMemoryBehind) {
   stalled.open(tcp::v4());
   stalled.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   stalled.listen(0);
-  const auto closed = free_port();
-  const auto listen = free_port();
+  const auto closed = free_tcp_port();
+  const auto listen = free_tcp_port();
 
   // 300 endpoints every 100 ms: 3,000 probes/s. Config b drops the dns targets and adds
   // others, so every reload starts and stops endpoints.
