@@ -26,27 +26,11 @@ using asio::ip::tcp;
 
 namespace {
 
-// Enough of a body to explain a failure (an API server's Status, an error page); the rest
-// is not read. Headers beyond this are not a server worth waiting for.
-constexpr std::size_t kBodyLimit = 64 * 1024;
-constexpr std::uint32_t kHeaderLimit = 64 * 1024;
-constexpr std::size_t kExcerptBytes = 200;
 // As curl and Go's client: enough for any sane chain, few enough to stop a loop.
 constexpr int kMaxRedirects = 5;
 
 Duration since(Clock::time_point start) {
   return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
-bool is_redirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-std::string status_list(const std::vector<int>& expect_status) {
-  if (expect_status.empty()) return "2xx";
-  std::string out;
-  for (int s : expect_status) out += (out.empty() ? "" : ", ") + std::to_string(s);
-  return out;
 }
 
 // The request/response exchange on a connected stream (plain or TLS), bounded by the
@@ -93,7 +77,7 @@ asio::awaitable<std::optional<HttpResponseSummary>> converse(
 
   // The first byte is awaited on its own: reading the header with the parser would hide
   // when the answer started, and a TLS session ticket is no answer (the TLS layer consumes it).
-  boost::beast::flat_buffer buffer(kHeaderLimit + kBodyLimit);
+  boost::beast::flat_buffer buffer(kResponseHeaderLimit + kResponseBodyLimit);
   const std::size_t got = co_await stream.async_read_some(
       buffer.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
   result.set_phase(Phase::FirstByte, since(step_start));
@@ -104,9 +88,7 @@ asio::awaitable<std::optional<HttpResponseSummary>> converse(
   buffer.commit(got);
 
   http::response_parser<http::string_body> parser;
-  parser.header_limit(kHeaderLimit);
-  parser.body_limit(kBodyLimit);
-  parser.skip(request.method() == http::verb::head);
+  limit_response_parser(parser, request.method() == http::verb::head);
   co_await http::async_read_header(stream, buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
   if (ec || guard.fired()) {
@@ -124,72 +106,11 @@ asio::awaitable<std::optional<HttpResponseSummary>> converse(
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
   }
-  const auto& response = parser.get();
-  HttpResponseSummary summary;
-  summary.status = static_cast<int>(response.result_int());
-  summary.reason = std::string(response.reason());
-  if (auto location = response.find(http::field::location); location != response.end()) {
-    summary.location = std::string(location->value());
-  }
-  summary.body_excerpt = body_excerpt(response.body(), kExcerptBytes);
+  HttpResponseSummary summary = summarize_response(parser.get());
   co_return summary;
 }
 
 }  // namespace
-
-bool status_expected(int status, const std::vector<int>& expect_status) {
-  if (expect_status.empty()) return status >= 200 && status <= 299;
-  return std::find(expect_status.begin(), expect_status.end(), status) != expect_status.end();
-}
-
-std::string body_excerpt(std::string_view body, std::size_t limit) {
-  std::string out;
-  bool space = false;
-  for (std::size_t i = 0; i < body.size() && out.size() < limit; ++i) {
-    const auto c = static_cast<unsigned char>(body[i]);
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-      continue;
-    }
-    // A UTF-8 sequence is kept whole when it is valid; any other byte is shown as '?'.
-    std::size_t length = (c & 0xE0) == 0xC0   ? 2
-                         : (c & 0xF0) == 0xE0 ? 3
-                         : (c & 0xF8) == 0xF0 ? 4
-                                              : 0;
-    bool valid = length > 0 && c >= 0xC2 && c <= 0xF4 && i + length <= body.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(body[i + k]) & 0xC0) == 0x80;
-    }
-    if (valid) {
-      out.append(body.substr(i, length));
-      i += length - 1;
-    } else {
-      out += '?';
-    }
-  }
-  if (out.size() >= limit && body.size() > limit) out += "...";
-  return out;
-}
-
-std::string describe_response(const HttpResponseSummary& response, const std::string& url,
-                              const std::vector<int>& expect_status, bool redirect_not_followed) {
-  std::string text = fmt::format("HTTP {} {}", response.status, response.reason);
-  if (status_expected(response.status, expect_status)) return text;
-  text += fmt::format(" from {}, expected {}", url, status_list(expect_status));
-  if (redirect_not_followed && !response.location.empty()) {
-    text += fmt::format(": a redirect to {} (follow_redirects: true follows it)",
-                        body_excerpt(response.location, kExcerptBytes));
-  } else if (!response.body_excerpt.empty()) {
-    text += ": " + response.body_excerpt;
-  }
-  return text;
-}
 
 struct HttpProber::Request {
   Url url;
@@ -284,20 +205,20 @@ asio::awaitable<ProbeResult> HttpProber::probe(const Endpoint& endpoint, Deadlin
     if (!response) co_return finish();
     result.http_status = response->status;
 
-    const bool redirect = is_redirect(response->status) && !response->location.empty();
+    const bool redirect = is_redirect_status(response->status) && !response->location.empty();
     if (redirect && target.follow_redirects &&
         !status_expected(response->status, target.expect_status)) {
       if (hop == kMaxRedirects) {
         result.outcome = Outcome::Error;
         result.message = fmt::format("more than {} redirects, the last to {}", kMaxRedirects,
-                                     body_excerpt(response->location, kExcerptBytes));
+                                     body_excerpt(response->location, kBodyExcerptBytes));
         co_return finish();
       }
       auto next = resolve_location(request.url, response->location);
       if (auto* problem = std::get_if<std::string>(&next)) {
         result.outcome = Outcome::Error;
         result.message = fmt::format("{} redirects to an unusable location: {}", current_url,
-                                     body_excerpt(*problem, kExcerptBytes));
+                                     body_excerpt(*problem, kBodyExcerptBytes));
         co_return finish();
       }
       // A token goes only where it was meant to go, as Go's client and curl do.

@@ -226,22 +226,5 @@ TEST_F(HttpProberTest, ARedirectLoopEndsAfterFiveHops) {
   EXPECT_EQ(server.requests().size(), 6u);
 }
 
-TEST(HttpResponse, BodyExcerptIsOnePrintableLine) {
-  EXPECT_EQ(body_excerpt("a\r\n\tb  c\n", 100), "a b c");
-  EXPECT_EQ(body_excerpt(std::string("x\0y\x7f", 4), 100), "x?y?");
-  EXPECT_EQ(body_excerpt("caf\xc3\xa9 \xff\xc3", 100), "caf\xc3\xa9 ??");
-  EXPECT_EQ(body_excerpt(std::string(300, 'z'), 10), "zzzzzzzzzz...");
-  EXPECT_EQ(body_excerpt("", 10), "");
-}
-
-TEST(HttpResponse, StatusExpectedIsAny2xxByDefault) {
-  EXPECT_TRUE(status_expected(200, {}));
-  EXPECT_TRUE(status_expected(204, {}));
-  EXPECT_FALSE(status_expected(301, {}));
-  EXPECT_FALSE(status_expected(199, {}));
-  EXPECT_TRUE(status_expected(401, {401}));
-  EXPECT_FALSE(status_expected(200, {401}));
-}
-
 }  // namespace
 }  // namespace reachprobe
