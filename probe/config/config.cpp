@@ -327,6 +327,17 @@ class Loader {
   Loader(std::string path, std::string_view source, const EnvLookup& env)
       : path_(std::move(path)), source_(source), env_(env) {}
 
+  // Line `index` (0-based) of the source, without its newline; empty past the end.
+  std::string_view line_text(int index) const {
+    std::size_t start = 0;
+    for (int i = 0; i < index; ++i) {
+      start = source_.find('\n', start);
+      if (start == std::string_view::npos) return {};
+      ++start;
+    }
+    return source_.substr(start, source_.find('\n', start) - start);
+  }
+
   LoadResult load() {
     std::vector<YAML::Node> documents;
     try {
@@ -339,7 +350,12 @@ class Loader {
       }
       documents.push_back(YAML::Load(std::string(source_)));
     } catch (const YAML::Exception& e) {
-      fail(mark_position(e.mark), "YAML syntax error: " + e.msg);
+      std::string message = "YAML syntax error: " + e.msg;
+      // Variables expand after parsing, so in [ ] or { } the "{" of "${" is YAML syntax.
+      if (e.mark.line >= 0 && line_text(e.mark.line).find("${") != std::string_view::npos) {
+        message += " (inside [ ] or { }, quote a value with a variable: \"${VAR}\")";
+      }
+      fail(mark_position(e.mark), message);
       return finish(std::nullopt);
     }
     if (documents.empty() || documents.front().IsNull()) {

@@ -291,6 +291,23 @@ TEST(LoadConfig, YamlSyntaxErrorsCarryTheirPosition) {
   EXPECT_EQ(bad_indent.errors[0].message, "YAML syntax error: end of sequence not found");
 }
 
+TEST(LoadConfig, AnUnquotedVariableInAFlowListSaysToQuoteIt) {
+  auto result = load(
+      "targets:\n  - name: sts\n    type: tls\n    hosts: [sts.${AWS_REGION}.amazonaws.com]\n    "
+      "ports: [443]\n",
+      {{"AWS_REGION", "eu-west-1"}});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].line, 4);
+  EXPECT_THAT(
+      result.errors[0].message,
+      ::testing::EndsWith("(inside [ ] or { }, quote a value with a variable: \"${VAR}\")"));
+  auto quoted = load(
+      "targets:\n  - name: sts\n    type: tls\n    hosts: [\"sts.${AWS_REGION}.amazonaws.com\"]\n  "
+      "  ports: [443]\n",
+      {{"AWS_REGION", "eu-west-1"}});
+  EXPECT_TRUE(quoted.errors.empty()) << quoted.errors[0].message;
+}
+
 TEST(LoadConfig, RootMustBeAMap) {
   EXPECT_THAT(errors_of(load("- a\n- b\n")),
               ElementsAre("c.yaml:1:1: the config must be a map with keys such as 'interval' and "

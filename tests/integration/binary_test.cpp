@@ -103,6 +103,14 @@ TEST_F(BinaryTest, ShippedConfigsValidate) {
   auto r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/local.yaml"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok\n");
+  // Validated, never probed: the names in it are real ones.
+  r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/tls-http.yaml"}, 10s,
+                  {"AWS_REGION=eu-west-1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/tls-http.yaml"}, 10s,
+                  {"AWS_REGION="});
+  EXPECT_EQ(r.exit_code, 2) << "an empty region makes an invalid host name";
 }
 
 TEST_F(BinaryTest, ValidateReportsEveryProblemWithLineAndColumn) {
