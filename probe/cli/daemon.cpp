@@ -67,6 +67,15 @@ std::optional<int> Daemon::start() {
   }
   const std::string listen =
       options_.listen.empty() ? outcome.loaded->config.listen : options_.listen;
+  http::WebConfig web;
+  if (!options_.web_config_path.empty()) {
+    auto loaded = http::load_web_config(options_.web_config_path);
+    if (!loaded.config) {
+      for (const auto& e : loaded.errors) std::cerr << e << "\n";
+      return 2;
+    }
+    web = std::move(*loaded.config);
+  }
   if (!apply(std::move(*outcome.loaded))) return 2;
 
   try {
@@ -75,6 +84,7 @@ std::optional<int> Daemon::start() {
     handlers.ready = [this] { return ready(); };
     http::ServerOptions server_options;
     server_options.listen = listen;
+    server_options.web = web;
     server_ = std::make_unique<http::Server>(io_, server_options, std::move(handlers));
   } catch (const std::exception& e) {
     log::event(spdlog::level::err, "cannot start the HTTP server", {{"error", e.what()}});
@@ -94,6 +104,8 @@ std::optional<int> Daemon::start() {
   log::event(spdlog::level::info, "reachprobe started",
              {{"version", kVersion},
               {"listen", fmt::format("{}:{}", at.address().to_string(), at.port())},
+              {"tls", web.tls ? "on" : "off"},
+              {"metrics_auth", web.requires_auth() ? "on" : "off"},
               {"targets", std::to_string(current_->targets.size())},
               {"endpoints", std::to_string(scheduler_.endpoint_count())}});
   return std::nullopt;

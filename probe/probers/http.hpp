@@ -9,7 +9,7 @@
 #include "probe/probers/http_response.hpp"
 #include "probe/probers/prober.hpp"
 #include "probe/probers/tls_handshake.hpp"
-#include "probe/probers/token_file.hpp"
+#include "probe/core/token_file.hpp"
 
 namespace reachprobe {
 

@@ -8,7 +8,8 @@
 
 namespace reachprobe {
 
-// Credential files read for each probe but re-read only when they change. Projected
+// Credential files (bearer tokens of http probes, the scrape token of /metrics) read for
+// each use but re-read only when they change. Projected
 // service-account tokens rotate (the kubelet swaps in a new file behind a `..data` symlink),
 // so a token read once at start would stop working within the hour; reading the file on
 // every probe would cost a read per probe for nothing. A stat tells which it is.
@@ -16,7 +17,7 @@ class TokenFiles {
  public:
   struct Read {
     std::string token;    // without surrounding whitespace; empty on failure
-    std::string problem;  // why there is no token, for the probe's message
+    std::string problem;  // why there is no token, in words for a message or log
   };
   Read read(const std::string& path);
 

@@ -1,4 +1,4 @@
-#include "probe/probers/token_file.hpp"
+#include "probe/core/token_file.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
