@@ -328,5 +328,28 @@ TEST_F(BinaryTest, RunRefusesAListenAddressInUse) {
       << r.err;
 }
 
+TEST_F(BinaryTest, RunRefusesABadWebConfigWithItsPositions) {
+  auto web = write("web.yml", "basic_auth_users:\n  prometheus: plaintext\ntls: {}\n");
+  auto r = run_command(
+      {kBinary, "run", "--config", good_config(free_tcp_port()), "--web.config.file", web}, 10s);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(web + ":2:15: the password of 'prometheus' must be a bcrypt hash"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(web + ":3:1: unknown key 'tls'"), std::string::npos) << r.err;
+}
+
+TEST_F(BinaryTest, RunWithAWebConfigAsksForCredentialsOnMetricsOnly) {
+  const auto port = free_tcp_port();
+  auto token = write("token", "scrape-token\n");
+  auto web = write("web.yml", "bearer_token_file: " + token + "\n");
+  ChildProcess daemon({kBinary, "run", "--config", good_config(port), "--web.config.file", web});
+  ASSERT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/healthz").status == 200; }, 5s))
+      << daemon.stderr_text();
+  EXPECT_EQ(http_get("127.0.0.1", port, "/metrics").status, 401);
+  EXPECT_NE(daemon.stderr_text().find("metrics_auth=on"), std::string::npos)
+      << daemon.stderr_text();
+}
+
 }  // namespace
 }  // namespace reachprobe::test
