@@ -4,12 +4,13 @@
 #include <optional>
 #include <string>
 
+#include "probe/core/token_file.hpp"
 #include "probe/core/url.hpp"
 #include "probe/dns/resolver.hpp"
+#include "probe/probers/http_client.hpp"
 #include "probe/probers/http_response.hpp"
 #include "probe/probers/prober.hpp"
 #include "probe/probers/tls_handshake.hpp"
-#include "probe/core/token_file.hpp"
 
 namespace reachprobe {
 
@@ -22,13 +23,7 @@ class HttpProber final : public Prober {
   boost::asio::awaitable<ProbeResult> probe(const Endpoint& endpoint, Deadline deadline) override;
 
  private:
-  struct Request;
-  boost::asio::awaitable<std::optional<HttpResponseSummary>> exchange(const Request& request,
-                                                                      Deadline deadline,
-                                                                      ProbeResult& result);
-
-  std::shared_ptr<dns::Resolver> resolver_;
-  TlsContexts contexts_;
+  HttpClient client_;
   TokenFiles tokens_;
 };
 

@@ -35,6 +35,7 @@ HttpResponseSummary summarize_response(const http::response<http::string_body>& 
     summary.location = std::string(location->value());
   }
   summary.body_excerpt = body_excerpt(response.body(), kBodyExcerptBytes);
+  summary.body = response.body().substr(0, kResponseBodyLimit);
   return summary;
 }
 

@@ -23,6 +23,7 @@ struct HttpResponseSummary {
   std::string reason;
   std::string location;      // of a redirect
   std::string body_excerpt;  // the first bytes of the body, printable, one line
+  std::string body;          // as received, up to kResponseBodyLimit
 };
 
 // The limits every response is parsed under; `head`: no body follows (a HEAD request).
