@@ -77,7 +77,7 @@ TEST(HttpResponse, GarbageIsAProblemNotACrash) {
 }
 
 TEST(HttpResponse, DescribeNamesWhatWasExpected) {
-  HttpResponseSummary r{503, "Service Unavailable", "", "etcd failed"};
+  HttpResponseSummary r{503, "Service Unavailable", "", "etcd failed", "etcd failed"};
   EXPECT_EQ(describe_response(r, "https://api/readyz", {}, false),
             "HTTP 503 Service Unavailable from https://api/readyz, expected 2xx: etcd failed");
   EXPECT_EQ(describe_response(r, "u", {200, 204}, false),
