@@ -225,8 +225,8 @@ constexpr std::string_view kRecordTypes[] = {"A",  "AAAA", "CNAME", "SRV", "TXT"
 constexpr std::string_view kTopLevelKeys[] = {
     "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes"};
 constexpr std::string_view kDnsKeys[] = {"servers"};
-constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file", "namespace",
-                                                "pod_name"};
+constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file",
+                                                "namespace",  "pod_name",   "pod_ip"};
 constexpr std::string_view kTlsKeys[] = {"server_name", "ca_file", "insecure_skip_verify"};
 constexpr std::string_view kExpectKeys[] = {"min_answers", "contains"};
 constexpr std::string_view kTargetKeys[] = {
@@ -657,6 +657,13 @@ class Loader {
       }
     }
     check_kubernetes_needs(config);
+    // The API server dials the pod IP: it is the address of these endpoints.
+    for (auto& t : config.targets) {
+      if ((t.type == ProbeType::Inbound || t.type == ProbeType::Kubelet) &&
+          !config.kubernetes.pod_ip.empty()) {
+        t.hosts = {config.kubernetes.pod_ip};
+      }
+    }
     return config;
   }
 
@@ -704,6 +711,16 @@ class Loader {
       namespace_source_ = value ? Source::kValid : Source::kInvalid;
       namespace_position_ = at(*namespace_name);
     }
+    if (const Entry* pod_ip = find(fields, "pod_ip")) {
+      if (auto value = text(*pod_ip)) {
+        if (value->empty() || is_ip_literal(*value)) {
+          kubernetes.pod_ip = *value;
+        } else {
+          fail(at(*pod_ip), "'pod_ip' " + quote(*value) + " is not an IP address");
+        }
+      }
+      pod_ip_set_ = true;
+    }
     if (const Entry* pod_name = find(fields, "pod_name")) {
       auto value = text(*pod_name);
       kubernetes.pod_name = value.value_or("");
@@ -727,6 +744,10 @@ class Loader {
     }
     if (namespace_source_ == Source::kDefault) {
       kubernetes.namespace_name = env_("POD_NAMESPACE").value_or("");
+    }
+    if (!pod_ip_set_) {
+      const std::string from_env = env_("POD_IP").value_or("");
+      if (is_ip_literal(from_env)) kubernetes.pod_ip = from_env;
     }
     if (pod_name_source_ == Source::kDefault) {
       kubernetes.pod_name = env_("POD_NAME").value_or("");
@@ -1080,6 +1101,7 @@ class Loader {
   enum class Source { kDefault, kValid, kInvalid };
   Source namespace_source_ = Source::kDefault;
   Source pod_name_source_ = Source::kDefault;
+  bool pod_ip_set_ = false;
   std::optional<Position> namespace_position_;
   std::optional<Position> pod_name_position_;
   std::map<std::uint16_t, std::string> inbound_port_owners_;  // port -> target name

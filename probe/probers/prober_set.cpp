@@ -2,6 +2,7 @@
 
 #include "probe/probers/dns.hpp"
 #include "probe/probers/http.hpp"
+#include "probe/probers/inbound.hpp"
 #include "probe/probers/tcp.hpp"
 #include "probe/probers/tls.hpp"
 
@@ -13,13 +14,10 @@ ProberSet make_probers(const ProberDependencies& deps) {
   set.add(ProbeType::Tcp, std::make_shared<TcpProber>(resolver));
   set.add(ProbeType::Tls, std::make_shared<TlsProber>(resolver));
   set.add(ProbeType::Http, std::make_shared<HttpProber>(resolver));
+  set.add(ProbeType::Inbound, std::make_shared<InboundProber>(deps.io, resolver, deps.kubernetes));
+  set.add(ProbeType::Kubelet, std::make_shared<KubeletProber>(resolver, deps.kubernetes));
   set.add(ProbeType::Dns, std::make_shared<DnsProber>(deps.io, deps.dns, deps.node_name));
   return set;
-}
-
-bool is_supported(ProbeType type) {
-  return type == ProbeType::Tcp || type == ProbeType::Dns || type == ProbeType::Tls ||
-         type == ProbeType::Http;
 }
 
 }  // namespace reachprobe
