@@ -66,8 +66,9 @@ boost::asio::awaitable<std::optional<HttpResponseSummary>> KubernetesClient::get
   }
   const auto message = make_request(boost::beast::http::verb::get, url, token.token,
                                     {{"Accept", "application/json, */*"}});
-  co_return co_await http_.exchange(url, message, TlsOptions{"", api_.ca_file, false}, deadline,
-                                    result);
+  // A named local, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  const TlsOptions tls{"", api_.ca_file, false};
+  co_return co_await http_.exchange(url, message, tls, deadline, result);
 }
 
 void explain_api_failure(const HttpResponseSummary& response, const KubernetesApi& api,
