@@ -142,11 +142,39 @@ std::uint16_t port_of(const Endpoint& endpoint) {
   return std::holds_alternative<Url>(url) ? std::get<Url>(url).port : 0;
 }
 
+// A path that starts at the control plane: the rule to add is an ingress rule on the node.
+std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result) {
+  const bool kubelet = endpoint.type() == ProbeType::Kubelet;
+  const std::string what = kubelet ? "the kubelet (kubectl logs/exec, metrics)"
+                           : endpoint.port == 9443
+                               ? "the admission webhook (e.g. AWS Load Balancer Controller)"
+                               : "this port";
+  switch (result.outcome) {
+    case Outcome::Timeout:
+    case Outcome::Unreachable:
+      return fmt::format(
+          "the control plane cannot reach {} on this node: add an ingress rule to the node "
+          "security group for TCP {} from the cluster security group (and check NACLs)",
+          what, endpoint.port);
+    case Outcome::Refused:
+      return fmt::format("the path is open but nothing answers on TCP {} on this node{}",
+                         endpoint.port, kubelet ? ": is the kubelet running?" : "");
+    case Outcome::Error:
+      return "see the message: the API server, the token or RBAC (a Role with get on pods/proxy "
+             "and pods/log), not the network path";
+    default:
+      return outcome_hint(result.outcome, endpoint.port);
+  }
+}
+
 }  // namespace
 
 std::string hint_for(const Endpoint& endpoint, const ProbeResult& result) {
   if (result.ok()) return {};
   if (!endpoint.target->hint.empty()) return endpoint.target->hint;
+  if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {
+    return inbound_hint(endpoint, result);
+  }
   // A timeout after the TCP handshake is no firewall drop: the SYN was answered.
   if (result.outcome == Outcome::Timeout &&
       (result.phase(Phase::Tls) || result.phase(Phase::FirstByte))) {

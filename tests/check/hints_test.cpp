@@ -108,3 +108,26 @@ TEST(Hints, AnHttpTargetsPortComesFromItsUrl) {
 
 }  // namespace
 }  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+TEST(Hints, AnInboundTimeoutNamesTheIngressRuleToAdd) {
+  auto t = std::make_shared<Target>();
+  t->name = "webhook-inbound";
+  t->type = ProbeType::Inbound;
+  t->hosts = {"10.0.1.5"};
+  t->ports = {9443};
+  auto h = hint_for(expand_endpoints({t}).front(), result(Outcome::Timeout));
+  EXPECT_NE(h.find("ingress rule to the node security group for TCP 9443 from the cluster "
+                   "security group"),
+            std::string::npos)
+      << h;
+  EXPECT_NE(h.find("admission webhook"), std::string::npos) << h;
+  t->type = ProbeType::Kubelet;
+  h = hint_for(expand_endpoints({t}).front(), result(Outcome::Timeout));
+  EXPECT_NE(h.find("TCP 10250 from the cluster security group"), std::string::npos) << h;
+}
+
+}  // namespace
+}  // namespace reachprobe
