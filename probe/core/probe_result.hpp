@@ -16,6 +16,11 @@ namespace reachprobe {
 using Clock = std::chrono::steady_clock;
 using Duration = std::chrono::nanoseconds;
 
+// Time since `start`, as phases are measured.
+inline Duration since(Clock::time_point start) {
+  return std::chrono::duration_cast<Duration>(Clock::now() - start);
+}
+
 struct FanOutResult;
 
 // What one probe of one endpoint found. A plain value: probers produce it, sinks consume

@@ -15,14 +15,6 @@ namespace reachprobe {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-namespace {
-
-Duration since(Clock::time_point start) {
-  return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
-}  // namespace
-
 asio::awaitable<std::optional<tcp::socket>> connect_to(const tcp::endpoint& peer, Deadline deadline,
                                                        ProbeResult& result) {
   auto executor = co_await asio::this_coro::executor;

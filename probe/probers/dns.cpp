@@ -35,10 +35,6 @@ constexpr std::size_t kListedRecords = 8;
 // leaving a probe hanging forever.
 constexpr auto kFanOutGrace = std::chrono::seconds(1);
 
-Duration since(Clock::time_point start) {
-  return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
 std::string lowercase_without_root_dot(std::string_view text) {
   if (text.ends_with('.')) text.remove_suffix(1);
   std::string out(text);

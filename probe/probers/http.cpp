@@ -12,10 +12,6 @@ namespace {
 // As curl and Go's client: enough for any sane chain, few enough to stop a loop.
 constexpr int kMaxRedirects = 5;
 
-Duration since(Clock::time_point start) {
-  return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
 }  // namespace
 
 HttpProber::HttpProber(std::shared_ptr<dns::Resolver> resolver) : client_(std::move(resolver)) {}

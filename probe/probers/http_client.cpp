@@ -25,10 +25,6 @@ using asio::ip::tcp;
 
 namespace {
 
-Duration since(Clock::time_point start) {
-  return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
 // The request/response exchange on a connected stream (plain or TLS), bounded by the
 // deadline through `cancel`, which aborts whatever step is pending.
 template <typename Stream>

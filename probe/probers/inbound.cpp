@@ -25,10 +25,6 @@ namespace {
 constexpr std::string_view kInboundPath = "/reachprobe/inbound/";
 constexpr std::size_t kMaxConnections = 32;
 
-Duration since(Clock::time_point start) {
-  return std::chrono::duration_cast<Duration>(Clock::now() - start);
-}
-
 std::string new_nonce() {
   unsigned char bytes[12];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tests/support/bcrypt.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace reachprobe::http {
@@ -53,9 +54,7 @@ TEST(Authenticator, AVerifiedPasswordIsRememberedAndAWrongOneNever) {
 }
 
 TEST(Authenticator, TheBearerTokenIsReReadWhenItsFileChanges) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("auth_test." + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  test::TempDir dir("auth_test");
   test::write_file(dir / "token", "first\n");
   WebConfig config;
   config.bearer_token_file = (dir / "token").string();
@@ -68,7 +67,6 @@ TEST(Authenticator, TheBearerTokenIsReReadWhenItsFileChanges) {
   EXPECT_EQ(auth.check("Bearer first"), Authenticator::Verdict::Denied);
   EXPECT_EQ(auth.check("Bearer second"), Authenticator::Verdict::Allowed);
   EXPECT_EQ(auth.check(basic("a:b")), Authenticator::Verdict::Denied) << "no users configured";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "tests/support/bcrypt.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/run_probe.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace reachprobe::http {
@@ -25,10 +26,6 @@ using namespace std::chrono_literals;
 class ServerWebConfigTest : public ::testing::Test {
  protected:
   ServerWebConfigTest() {
-    dir_ = fs::temp_directory_path() /
-           ("server_web_test." + std::to_string(::getpid()) + "." +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     test::write_file(dir_ / "ca.crt", pki_.ca_pem());
     install_certificate(pki_.issue({"127.0.0.1"}, -1h, 24h * 30));
     resolver_ = std::make_shared<dns::Resolver>(client_io_, dns::ResolverOptions{});
@@ -45,7 +42,6 @@ class ServerWebConfigTest : public ::testing::Test {
       }
     }
     server_.reset();
-    fs::remove_all(dir_);
   }
 
   void install_certificate(const test::TestCertificate& certificate) {
@@ -87,7 +83,7 @@ class ServerWebConfigTest : public ::testing::Test {
   }
 
   test::TestPki pki_;
-  fs::path dir_;
+  test::TempDir dir_{"server_web_test"};
   asio::io_context server_io_;
   std::unique_ptr<Server> server_;
   std::thread thread_;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace reachprobe::http {
@@ -21,14 +22,9 @@ constexpr const char* kHash = "$2y$04$kZ8bZD7W8rOyK6y6R3K2eOq1pE2zqYH1xP8sD6rPmb
 class WebConfigTest : public ::testing::Test {
  protected:
   WebConfigTest() {
-    dir_ = fs::temp_directory_path() /
-           ("web_config_test." + std::to_string(::getpid()) + "." +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     test::write_file(dir_ / "tls.crt", "cert");
     test::write_file(dir_ / "tls.key", "key");
   }
-  ~WebConfigTest() override { fs::remove_all(dir_); }
 
   WebConfigLoad load(const std::string& text) {
     test::write_file(dir_ / "web.yml", text);
@@ -39,7 +35,7 @@ class WebConfigTest : public ::testing::Test {
     return path("web.yml") + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
   }
 
-  fs::path dir_;
+  test::TempDir dir_{"web_config_test"};
 };
 
 TEST_F(WebConfigTest, TlsUsersAndTokenAsPrometheusWritesThem) {

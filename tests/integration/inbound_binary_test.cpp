@@ -16,6 +16,7 @@
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 
 namespace reachprobe::test {
@@ -39,9 +40,7 @@ bool port_free(std::uint16_t port) {
 TEST(InboundBinaryTest, CheckShowsTheDroppedWebhookPortAndTheRuleToAdd) {
   if (auto why = netns_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
   if (!port_free(9443)) GTEST_SKIP() << "port 9443 is taken on this machine";
-  const auto dir =
-      fs::temp_directory_path() / ("reachprobe-inbound-it-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  TempDir dir("reachprobe-inbound-it");
   TestPki pki;
   write_file(dir / "ca.crt", pki.ca_pem());
   write_file(dir / "token", "reachprobe-service-account-token\n");
@@ -94,7 +93,6 @@ TEST(InboundBinaryTest, CheckShowsTheDroppedWebhookPortAndTheRuleToAdd) {
   std::cout << fixed.out;
   EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
   EXPECT_NE(fixed.out.find("\"result\": \"ok\""), std::string::npos) << fixed.out;
-  fs::remove_all(dir);
 }
 
 }  // namespace

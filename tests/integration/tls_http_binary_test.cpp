@@ -14,6 +14,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/support/web_server.hpp"
@@ -37,16 +38,11 @@ class TlsHttpBinaryTest : public ::testing::Test {
         intercepted_(TestPki("corporate proxy CA").issue({"sts.test"})),
         apiserver_(pki_.issue({"kubernetes.default.svc.test"})),
         silent_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    dir_ = fs::temp_directory_path() /
-           ("reachprobe-tls-it-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     write_file(dir_ / "ca.crt", pki_.ca_pem());
     write_file(dir_ / "token", "service-account-token\n");
     apiserver_.set_reply("/readyz", WebReply{503, "[-]etcd failed: reason withheld", 0ms, {}});
     apiserver_.set_reply("/livez", WebReply{200, "ok", 120ms, {}});
   }
-  ~TlsHttpBinaryTest() override { fs::remove_all(dir_); }
 
   std::string config(std::uint16_t listen) const {
     const std::string ca = (dir_ / "ca.crt").string();
@@ -83,7 +79,7 @@ class TlsHttpBinaryTest : public ::testing::Test {
   TestWebServer sts_, expired_, intercepted_, apiserver_, plain_;
   // Listens, never accepts: TCP connects, TLS never answers.
   tcp::acceptor silent_;
-  fs::path dir_;
+  test::TempDir dir_{"reachprobe-tls-it"};
 };
 
 TEST_F(TlsHttpBinaryTest, CheckExplainsEachTlsAndHttpFailure) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "tests/support/run_probe.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/web_server.hpp"
 
@@ -27,16 +28,11 @@ bool contains(const std::string& text, const std::string& part) {
 class HttpProberTest : public ::testing::Test {
  protected:
   HttpProberTest() {
-    dir_ = fs::temp_directory_path() /
-           ("http_test." + std::to_string(::getpid()) + "." +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     test::write_file(dir_ / "ca.crt", pki_.ca_pem());
     // Every URL here is an IP literal: the resolver is never asked.
     resolver_ = std::make_shared<dns::Resolver>(io_, dns::ResolverOptions{});
     prober_ = std::make_unique<HttpProber>(resolver_);
   }
-  ~HttpProberTest() override { fs::remove_all(dir_); }
 
   std::shared_ptr<Target> target(const std::string& url, Duration timeout = 2s) {
     auto t = std::make_shared<Target>();
@@ -57,7 +53,7 @@ class HttpProberTest : public ::testing::Test {
 
   asio::io_context io_;
   TestPki pki_;
-  fs::path dir_;
+  test::TempDir dir_{"http_test"};
   std::shared_ptr<dns::Resolver> resolver_;
   std::unique_ptr<HttpProber> prober_;
 };

@@ -11,6 +11,7 @@
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/run_probe.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/web_server.hpp"
 
@@ -33,15 +34,10 @@ bool has(const std::string& text, const std::string& part) {
 class InboundTest : public ::testing::Test {
  protected:
   InboundTest() {
-    dir_ = fs::temp_directory_path() /
-           ("inbound_test." + std::to_string(::getpid()) + "." +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
     test::write_file(dir_ / "ca.crt", pki_.ca_pem());
     test::write_file(dir_ / "token", "reachprobe-service-account-token\n");
     resolver_ = std::make_shared<dns::Resolver>(io_, dns::ResolverOptions{});
   }
-  ~InboundTest() override { fs::remove_all(dir_); }
 
   FakeApiServerOptions apiserver_options(const std::string& listen = "127.0.0.1") {
     FakeApiServerOptions o;
@@ -68,7 +64,7 @@ class InboundTest : public ::testing::Test {
 
   asio::io_context io_;
   test::TestPki pki_;
-  fs::path dir_;
+  test::TempDir dir_{"inbound_test"};
   std::shared_ptr<dns::Resolver> resolver_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/run_probe.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/support/web_server.hpp"
@@ -29,10 +30,6 @@ bool contains(const std::string& text, const std::string& part) {
 class TlsProberTest : public ::testing::Test {
  protected:
   TlsProberTest() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tls_test." + std::to_string(::getpid()) + "." +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     test::write_file(ca_file(), pki_.ca_pem());
     dns::ResolverOptions options;
     options.servers = {dns_.server()};
@@ -40,7 +37,6 @@ class TlsProberTest : public ::testing::Test {
     resolver_ = std::make_shared<dns::Resolver>(io_, options);
     prober_ = std::make_unique<TlsProber>(resolver_);
   }
-  ~TlsProberTest() override { std::filesystem::remove_all(dir_); }
 
   std::string ca_file() const { return (dir_ / "ca.crt").string(); }
 
@@ -64,7 +60,7 @@ class TlsProberTest : public ::testing::Test {
   asio::io_context io_;
   test::DnsResponder dns_;
   TestPki pki_;
-  std::filesystem::path dir_;
+  test::TempDir dir_{"tls_test"};
   std::shared_ptr<dns::Resolver> resolver_;
   std::unique_ptr<TlsProber> prober_;
 };
