@@ -137,10 +137,12 @@ TEST_F(DnsProberTest, DroppedQueryIsDnsTimeoutAtTheDeadline) {
   EXPECT_TRUE(contains(r.message, "no DNS reply from 127.0.0.1:")) << r.message;
   EXPECT_FALSE(r.answers.has_value()) << "no reply, no count";
   ASSERT_TRUE(r.phase(Phase::Dns));
-  EXPECT_GE(*r.phase(Phase::Dns), Duration(kTimeout - 1ms));
-  EXPECT_LT(*r.phase(Phase::Dns), Duration(kTimeout + 10ms));
+  // The phase starts a little after the deadline's clock (more so under sanitizers): it
+  // ends at the deadline, not a full timeout after its own start.
+  EXPECT_GT(*r.phase(Phase::Dns), Duration(kTimeout * 3 / 4));
+  EXPECT_LT(*r.phase(Phase::Dns), Duration(kTimeout + 50ms));
   ASSERT_TRUE(r.phase(Phase::Total));
-  EXPECT_LT(*r.phase(Phase::Total), Duration(kTimeout + 20ms));
+  EXPECT_LT(*r.phase(Phase::Total), Duration(kTimeout + 50ms));
 }
 
 TEST_F(DnsProberTest, TruncatedUdpAnswerIsRepeatedOverTcp) {
