@@ -406,7 +406,7 @@ TEST_F(DnsFanOutTest, EveryAddressIsConnectedAndClassified) {
   EXPECT_LT(*refused->result.phase(Phase::Total), Duration(100ms));
   ASSERT_TRUE(dropped->result.phase(Phase::Total));
   EXPECT_GT(*dropped->result.phase(Phase::Total), Duration(kTimeout - 50ms));
-  EXPECT_LT(*dropped->result.phase(Phase::Total), Duration(kTimeout + 20ms));
+  EXPECT_LT(*dropped->result.phase(Phase::Total), Duration(kTimeout + 50ms));
   // The parent's latency is its DNS part, not the wait for the dropped connect.
   ASSERT_TRUE(r.phase(Phase::Total));
   EXPECT_LT(*r.phase(Phase::Total), Duration(100ms));
@@ -433,7 +433,7 @@ TEST_F(DnsProberTest, FanOutAcrossHostsOneOpenOneRefusedOneFirewalled) {
   EXPECT_EQ(dropped->result.outcome, Outcome::Timeout) << dropped->result.message;
   EXPECT_TRUE(contains(dropped->result.message, "TCP SYN unanswered")) << dropped->result.message;
   ASSERT_TRUE(dropped->result.phase(Phase::Total));
-  EXPECT_LT(*dropped->result.phase(Phase::Total), Duration(kTimeout + 20ms));
+  EXPECT_LT(*dropped->result.phase(Phase::Total), Duration(kTimeout + 50ms));
 }
 
 TEST_F(DnsFanOutTest, FailedDnsConnectsToNothing) {
