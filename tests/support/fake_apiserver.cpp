@@ -19,7 +19,6 @@
 #include <cstring>
 #include <future>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 
 #include "probe/core/deadline.hpp"
@@ -56,6 +55,49 @@ std::string go_dial_error(const boost::system::error_code& ec, bool timed_out) {
   if (ec == asio::error::host_unreachable) return "connect: no route to host";
   if (ec == asio::error::network_unreachable) return "connect: network is unreachable";
   return "connect: " + ec.message();
+}
+
+// /api/v1/namespaces/NS/pods/POD:PORT/proxy/PATH or /api/v1/namespaces/NS/pods/POD/log[?..].
+// Parsed by hand: std::regex on two threads trips a known benign race in libstdc++'s
+// ctype cache that ThreadSanitizer reports.
+struct Route {
+  std::string namespace_name;
+  std::string pod;
+  std::uint16_t proxy_port = 0;  // 0: the log subresource
+  std::string proxy_path;
+};
+
+std::optional<Route> parse_route(std::string_view target) {
+  constexpr std::string_view kPrefix = "/api/v1/namespaces/";
+  if (!target.starts_with(kPrefix)) return std::nullopt;
+  target.remove_prefix(kPrefix.size());
+  const auto slash = target.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  Route route;
+  route.namespace_name = std::string(target.substr(0, slash));
+  target.remove_prefix(slash);
+  if (!target.starts_with("/pods/")) return std::nullopt;
+  target.remove_prefix(6);
+  const auto end = target.find('/');
+  if (end == std::string_view::npos || end == 0) return std::nullopt;
+  const std::string_view name = target.substr(0, end);
+  const std::string_view rest = target.substr(end);
+  if (rest == "/log" || rest.starts_with("/log?")) {
+    route.pod = std::string(name);
+    return route;
+  }
+  const auto colon = name.find(':');
+  if (colon == std::string_view::npos || !rest.starts_with("/proxy/")) return std::nullopt;
+  route.pod = std::string(name.substr(0, colon));
+  const std::string port(name.substr(colon + 1));
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+      std::stoi(port) > 65535) {
+    return std::nullopt;
+  }
+  route.proxy_port = static_cast<std::uint16_t>(std::stoi(port));
+  route.proxy_path = std::string(rest.substr(6));
+  return route;
 }
 
 }  // namespace
@@ -156,14 +198,11 @@ struct FakeApiServer::Server {
     if (request[http::field::authorization] != "Bearer " + options.token) {
       co_return Answer{401, status_json(401, "Unauthorized", "Unauthorized")};
     }
-    static const std::regex proxy_path(
-        R"(^/api/v1/namespaces/([^/]+)/pods/([^/:]+):(\d+)/proxy(/.*)$)");
-    static const std::regex log_path(R"(^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log(\?.*)?$)");
-    std::smatch m;
-    const bool is_proxy = std::regex_match(target, m, proxy_path);
-    const bool is_log = !is_proxy && std::regex_match(target, m, log_path);
-    if (!is_proxy && !is_log) co_return Answer{404, status_json(404, "NotFound", "not found")};
-    const std::string ns = m[1], pod = m[2];
+    auto route = parse_route(target);
+    if (!route) co_return Answer{404, status_json(404, "NotFound", "not found")};
+    const bool is_proxy = route->proxy_port != 0;
+    const std::string& ns = route->namespace_name;
+    const std::string& pod = route->pod;
     if (options.forbidden) {
       co_return Answer{
           403, status_json(403, "Forbidden",
@@ -177,7 +216,7 @@ struct FakeApiServer::Server {
     if (ns != options.namespace_name || pod != options.pod_name) {
       co_return Answer{404, status_json(404, "NotFound", "pods \"" + pod + "\" not found")};
     }
-    if (is_proxy) co_return co_await proxy(static_cast<std::uint16_t>(std::stoi(m[3])), m[4]);
+    if (is_proxy) co_return co_await proxy(route->proxy_port, route->proxy_path);
     co_return co_await logs();
   }
 
