@@ -9,6 +9,8 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
+  # deploy/ checks: node runs the Kubernetes schema validator of deploy/tools
+  nodejs
 )
 
 missing=()
@@ -18,12 +20,21 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
+# Debian's nodejs comes without npm (NodeSource's has it built in).
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The npm packages of deploy/tools (Kubernetes and prometheus-operator schemas), as pinned
+# by its package-lock.json; only when node_modules is missing or older than the lock.
+tools="$(cd "$(dirname "$0")/.." && pwd)/deploy/tools"
+if [[ ! "$tools/node_modules/.package-lock.json" -nt "$tools/package-lock.json" ]]; then
+  echo "installing: npm packages of deploy/tools" >&2
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
