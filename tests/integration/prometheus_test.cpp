@@ -79,7 +79,7 @@ struct DashboardQuery {
 // node (multi-value: a regex alternation) and All for target and group.
 std::string substitute(std::string expr, const std::string& nodes) {
   const std::vector<std::pair<std::string, std::string>> vars = {
-      {"node", nodes}, {"target", ".*"}, {"group", ".*"}, {"__rate_interval", "15s"},
+      {"node", nodes},      {"target", ".*"}, {"group", ".*"}, {"__rate_interval", "15s"},
       {"__interval", "5s"}, {"__range", "1m"}};
   for (const auto& [name, value] : vars) {
     for (const auto& form : {"${" + name + "}", "[[" + name + "]]", "$" + name}) {
@@ -118,8 +118,7 @@ class PrometheusProof : public ::testing::Test {
       GTEST_SKIP() << "prometheus/promtool not installed (Debian package prometheus; "
                       "scripts/install-deps.sh installs it)";
     }
-    dir_ = std::filesystem::temp_directory_path() /
-           ("reachprobe-prom-" + std::to_string(getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("reachprobe-prom-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
     dns_.set("am.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
@@ -141,30 +140,42 @@ class PrometheusProof : public ::testing::Test {
     const auto open = std::to_string(listener_.local_endpoint().port());
     return "interval: 1s\n"
            "timeout: 500ms\n"
-           "listen: 127.0.0.1:" + std::to_string(listen) + "\n"
+           "listen: 127.0.0.1:" +
+           std::to_string(listen) +
+           "\n"
            "dns:\n"
-           "  servers: [" + dns_.server() + "]\n"
+           "  servers: [" +
+           dns_.server() +
+           "]\n"
            "targets:\n"
            "  - name: apiserver\n"
            "    type: tcp\n"
            "    hosts: [127.0.0.1]\n"
-           "    ports: [" + open + "]\n"
+           "    ports: [" +
+           open +
+           "]\n"
            "    labels: {group: control-plane}\n"
            "  - name: apiserver-by-name\n"
            "    type: tcp\n"
            "    hosts: [api.cluster.test.]\n"
-           "    ports: [" + open + "]\n"
+           "    ports: [" +
+           open +
+           "]\n"
            "    labels: {group: control-plane}\n"
            "  - name: webhook\n"
            "    type: tcp\n"
            "    hosts: [127.0.0.1]\n"
-           "    ports: [" + std::to_string(closed_port_) + "]\n"
+           "    ports: [" +
+           std::to_string(closed_port_) +
+           "]\n"
            "    labels: {group: control-plane}\n"
            "  - name: alertmanager-pods\n"
            "    type: dns\n"
            "    query: am.cluster.test.\n"
            "    record: A\n"
-           "    connect_port: " + open + "\n"
+           "    connect_port: " +
+           open +
+           "\n"
            "    labels: {group: monitoring}\n";
   }
 
@@ -199,17 +210,17 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
   for (const auto& node : nodes) {
     const auto port = free_port();
     const auto config = write(node + ".yaml", node_config(port));
-    daemons_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{kBinary, "run", "--config", config},
-        std::vector<std::string>{"NODE_NAME=" + node}));
+    daemons_.push_back(
+        std::make_unique<ChildProcess>(std::vector<std::string>{kBinary, "run", "--config", config},
+                                       std::vector<std::string>{"NODE_NAME=" + node}));
     static_configs += "      - targets: ['127.0.0.1:" + std::to_string(port) +
                       "']\n        labels: {node: " + node + "}\n";
   }
 
   // The shipped rules, `for:` shortened so that the test sees them fire in seconds.
-  const auto rules = std::regex_replace(
-      read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml"),
-      std::regex(R"(for: \d+[smh])"), "for: 2s");
+  const auto rules =
+      std::regex_replace(read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml"),
+                         std::regex(R"(for: \d+[smh])"), "for: 2s");
   write("rules.yaml", rules);
   prom_port_ = free_port();
   const auto prom_config = write("prometheus.yml",
@@ -225,11 +236,12 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
   auto check = run_command({"promtool", "check", "config", prom_config}, 30s);
   ASSERT_EQ(check.exit_code, 0) << check.out << check.err;
 
-  prometheus_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-      "prometheus", "--config.file=" + prom_config, "--storage.tsdb.path=" + (dir_ / "data").string(),
-      "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_),
-      "--web.console.templates=" + dir_.string(), "--web.console.libraries=" + dir_.string(),
-      "--log.level=warn"});
+  prometheus_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"prometheus", "--config.file=" + prom_config,
+                               "--storage.tsdb.path=" + (dir_ / "data").string(),
+                               "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_),
+                               "--web.console.templates=" + dir_.string(),
+                               "--web.console.libraries=" + dir_.string(), "--log.level=warn"});
 
   // 1. Every target up.
   std::string last;
@@ -249,7 +261,9 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
       30s, 200ms);
   ASSERT_TRUE(up) << "targets: " << last << "\nprometheus stderr:\n" << prometheus_->stderr_text();
   std::cout << "[proof] 3 targets up after "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
             << " ms\n";
 
   // 2. The alerts for the refused endpoint fire, on every node and cluster-wide, with the
@@ -288,8 +302,11 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
     EXPECT_TRUE(firing[quiet].empty()) << quiet << "\n" << seen;
   }
   std::cout << "[proof] firing after "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
-            << " ms:\n" << seen;
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " ms:\n"
+            << seen;
 
   // 3. Every query of every panel, and every variable, parses and returns series.
   pt::ptree dashboard;
@@ -342,8 +359,8 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
     std::smatch m;
     const auto q = v.get<std::string>("query.query");
     ASSERT_TRUE(std::regex_match(q, m, label_values)) << q;
-    auto r = api("/api/v1/label/" + m[2].str() + "/values?match[]=" +
-                 url_encode(substitute(m[1].str(), all_nodes)));
+    auto r = api("/api/v1/label/" + m[2].str() +
+                 "/values?match[]=" + url_encode(substitute(m[1].str(), all_nodes)));
     ASSERT_TRUE(r) << name;
     std::set<std::string> values;
     for (const auto& [__, value] : r->get_child("data")) values.insert(value.data());
@@ -351,7 +368,9 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
     std::cout << "[proof] variable " << name << ": " << values.size() << " values\n";
   }
   std::cout << "[proof] " << queries.size() << " panel queries answered in "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
             << " ms in all\n";
 }
 
