@@ -5,7 +5,11 @@
 # 77: a tool is missing (kubectl, node, or deploy/tools/node_modules).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# kubectl: $KUBECTL, else the PATH's, else the one scripts/install-deps.sh put in deploy/tools/bin.
 kubectl="${KUBECTL:-kubectl}"
+if ! command -v "$kubectl" >/dev/null 2>&1 && [[ -x "$root/deploy/tools/bin/kubectl" ]]; then
+  kubectl="$root/deploy/tools/bin/kubectl"
+fi
 if ! command -v "$kubectl" >/dev/null 2>&1; then
   echo "skip: no kubectl (its built-in kustomize renders deploy/)" >&2
   exit 77

