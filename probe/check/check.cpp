@@ -1,5 +1,6 @@
 #include "probe/check/check.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -172,6 +173,12 @@ std::string format_check_json(const std::vector<CheckRow>& rows) {
       out += json_string(to_string(p)) + ": " + json_number(*d);
     }
     out += "}";
+    if (r.result.http_status) out += fmt::format(", \"http_status\": {}", *r.result.http_status);
+    if (r.result.cert_not_after) {
+      out +=
+          fmt::format(", \"cert_not_after\": \"{:%Y-%m-%dT%H:%M:%SZ}\"",
+                      fmt::gmtime(std::chrono::system_clock::to_time_t(*r.result.cert_not_after)));
+    }
     out += ", \"message\": " + json_string(r.result.message);
     out += ", \"hint\": " + json_string(r.hint);
     out += "}";

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "probe/core/url.hpp"
+#include "probe/probers/tls_reasons.hpp"
+
 namespace reachprobe {
 
 namespace {
@@ -91,13 +94,100 @@ std::string outcome_hint(Outcome outcome, std::uint16_t port) {
   return {};
 }
 
+bool mentions(const std::string& message, std::string_view words) {
+  return message.find(words) != std::string::npos;
+}
+
+// A TLS failure by its reason: each has a different owner (the server's operator, this
+// node's trust store or clock, the network's proxy).
+std::string tls_hint(const std::string& message) {
+  if (mentions(message, kTlsExpired)) {
+    return "the server's certificate has expired: it must be renewed (if it looks valid, check "
+           "this node's clock)";
+  }
+  if (mentions(message, kTlsNotYetValid)) return "check this node's clock (NTP/chrony)";
+  if (mentions(message, kTlsUnknownCa)) {
+    return "the certificate chain ends at a CA this node does not trust: a TLS-inspecting "
+           "proxy or firewall on the path, or set tls.ca_file to the CA that signs the server";
+  }
+  if (mentions(message, kTlsNameMismatch)) {
+    return "the server presents a certificate for another name: the name resolves to the "
+           "wrong server, or set tls.server_name to the name the certificate carries";
+  }
+  if (mentions(message, kTlsNotTls)) {
+    return "this port does not speak TLS: is it the right port (or an http:// URL)?";
+  }
+  return outcome_hint(Outcome::TlsError, 0);
+}
+
+std::string status_hint(int status) {
+  if (status == 401 || status == 403) {
+    return "the path works; the server refuses the credentials: the bearer token is missing, "
+           "expired or lacks permission (RBAC)";
+  }
+  if (status == 404) return "the path works; the URL's path does not exist on the server";
+  if (status >= 300 && status < 400) {
+    return "the server redirects: set follow_redirects: true, or probe the final URL";
+  }
+  if (status >= 500) {
+    return "the path works; the server (or a load balancer in front of it) is failing";
+  }
+  return outcome_hint(Outcome::BadStatus, 0);
+}
+
+// The port of the endpoint: its own, or an http target's URL port.
+std::uint16_t port_of(const Endpoint& endpoint) {
+  if (endpoint.port != 0 || endpoint.type() != ProbeType::Http) return endpoint.port;
+  auto url = parse_url(endpoint.target->url);
+  return std::holds_alternative<Url>(url) ? std::get<Url>(url).port : 0;
+}
+
+// A path that starts at the control plane: the rule to add is an ingress rule on the node.
+std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result) {
+  const bool kubelet = endpoint.type() == ProbeType::Kubelet;
+  const std::string what = kubelet ? "the kubelet (kubectl logs/exec, metrics)"
+                           : endpoint.port == 9443
+                               ? "the admission webhook (e.g. AWS Load Balancer Controller)"
+                               : "this port";
+  switch (result.outcome) {
+    case Outcome::Timeout:
+    case Outcome::Unreachable:
+      return fmt::format(
+          "the control plane cannot reach {} on this node: add an ingress rule to the node "
+          "security group for TCP {} from the cluster security group (and check NACLs)",
+          what, endpoint.port);
+    case Outcome::Refused:
+      return fmt::format("the path is open but nothing answers on TCP {} on this node{}",
+                         endpoint.port, kubelet ? ": is the kubelet running?" : "");
+    case Outcome::Error:
+      return "see the message: the API server, the token or RBAC (a Role with get on pods/proxy "
+             "and pods/log), not the network path";
+    default:
+      return outcome_hint(result.outcome, endpoint.port);
+  }
+}
+
 }  // namespace
 
 std::string hint_for(const Endpoint& endpoint, const ProbeResult& result) {
   if (result.ok()) return {};
   if (!endpoint.target->hint.empty()) return endpoint.target->hint;
-  if (auto h = port_hint(endpoint.port, result.outcome); !h.empty()) return h;
-  return outcome_hint(result.outcome, endpoint.port);
+  if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {
+    return inbound_hint(endpoint, result);
+  }
+  // A timeout after the TCP handshake is no firewall drop: the SYN was answered.
+  if (result.outcome == Outcome::Timeout &&
+      (result.phase(Phase::Tls) || result.phase(Phase::FirstByte))) {
+    return "TCP connects, so the path is open, but the server does not answer (a hung or "
+           "overloaded server, another service on this port, or a proxy holding the data)";
+  }
+  if (result.outcome == Outcome::TlsError) return tls_hint(result.message);
+  if (result.outcome == Outcome::BadStatus && result.http_status) {
+    return status_hint(*result.http_status);
+  }
+  const std::uint16_t port = port_of(endpoint);
+  if (auto h = port_hint(port, result.outcome); !h.empty()) return h;
+  return outcome_hint(result.outcome, port);
 }
 
 }  // namespace reachprobe

@@ -6,7 +6,8 @@ namespace reachprobe::cli {
 
 std::string usage() {
   return R"(usage:
-  reachprobe run [--config PATH] [--listen ADDR:PORT] [--log-level L] [--log-format F]
+  reachprobe run [--config PATH] [--listen ADDR:PORT] [--web.config.file PATH]
+                 [--log-level L] [--log-format F]
   reachprobe check --config PATH [--target NAME]... [--format table|json] [--log-level L]
   reachprobe validate --config PATH
   reachprobe --version
@@ -17,6 +18,9 @@ check     probe every (or each --target) endpoint once and print what to fix;
           exit 0 if all ok, 1 if any failed, 2 on a usage or config error
 validate  check a config; prints `ok` or every problem as PATH:LINE:COLUMN: message
 
+--web.config.file  TLS and basic/bearer auth for /metrics, in the format of Prometheus'
+                   web config file (tls_server_config, basic_auth_users) plus
+                   bearer_token_file
 --log-level debug|info|warn|error (default info)   --log-format text|json (default text)
 )";
 }
@@ -76,6 +80,8 @@ ParseResult parse_args(const std::vector<std::string>& args) {
       if (!take(o.config_path)) return r;
     } else if (flag == "--listen" && is_run) {
       if (!take(o.listen)) return r;
+    } else if (flag == "--web.config.file" && is_run) {
+      if (!take(o.web_config_path)) return r;
     } else if (flag == "--target" && is_check) {
       if (!take(v)) return r;
       o.targets.push_back(v);

@@ -12,8 +12,9 @@ enum class Command { Run, Check, Validate, Version, Help };
 
 struct Options {
   Command command = Command::Help;
-  std::string config_path;  // empty for run: the embedded config/local.yaml
-  std::string listen;       // --listen, overrides the config
+  std::string config_path;      // empty for run: the embedded config/local.yaml
+  std::string listen;           // --listen, overrides the config
+  std::string web_config_path;  // --web.config.file: TLS and auth for /metrics
   std::vector<std::string> targets;
   bool json = false;  // check --format json
   spdlog::level::level_enum log_level = spdlog::level::info;

@@ -23,15 +23,15 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 // Prints every problem as PATH:LINE:COLUMN: message.
-std::optional<LoadedConfig> load_or_report(const Options& options, bool check_support) {
-  auto outcome = load_config(options.config_path, check_support);
+std::optional<LoadedConfig> load_or_report(const Options& options) {
+  auto outcome = load_config(options.config_path);
   for (const auto& e : outcome.errors) std::cerr << e.to_string() << "\n";
   return std::move(outcome.loaded);
 }
 
 int validate(const Options& options) {
   // Every type is known to the validator; support in this build is checked by run/check.
-  auto loaded = load_or_report(options, false);
+  auto loaded = load_or_report(options);
   if (!loaded) return kExitUsage;
   std::cout << "ok\n";
   return kExitOk;
@@ -40,7 +40,7 @@ int validate(const Options& options) {
 int check(const Options& options) {
   log::setup(options.log_level, options.log_format);
   asio::io_context io(1);
-  auto loaded = load_or_report(options, true);
+  auto loaded = load_or_report(options);
   if (!loaded) return kExitUsage;
 
   std::vector<std::shared_ptr<const Target>> selected;
@@ -60,7 +60,8 @@ int check(const Options& options) {
 
   std::optional<ProberSet> probers;
   try {
-    probers = make_probers({io, resolver_options(loaded->config), this_node_name()});
+    probers = make_probers(
+        {io, resolver_options(loaded->config), this_node_name(), kubernetes_api(loaded->config)});
   } catch (const std::exception& e) {
     std::cerr << options.config_path << ": dns: " << e.what() << "\n";
     return kExitUsage;

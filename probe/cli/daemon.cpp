@@ -54,7 +54,7 @@ Daemon::Daemon(boost::asio::io_context& io, Options options)
 Daemon::~Daemon() { scheduler_.stop(); }
 
 std::optional<int> Daemon::start() {
-  auto outcome = load_config(options_.config_path, true);
+  auto outcome = load_config(options_.config_path);
   if (!outcome.loaded) {
     for (const auto& e : outcome.errors) std::cerr << e.to_string() << "\n";
     return 2;
@@ -67,6 +67,15 @@ std::optional<int> Daemon::start() {
   }
   const std::string listen =
       options_.listen.empty() ? outcome.loaded->config.listen : options_.listen;
+  http::WebConfig web;
+  if (!options_.web_config_path.empty()) {
+    auto loaded = http::load_web_config(options_.web_config_path);
+    if (!loaded.config) {
+      for (const auto& e : loaded.errors) std::cerr << e << "\n";
+      return 2;
+    }
+    web = std::move(*loaded.config);
+  }
   if (!apply(std::move(*outcome.loaded))) return 2;
 
   try {
@@ -75,6 +84,7 @@ std::optional<int> Daemon::start() {
     handlers.ready = [this] { return ready(); };
     http::ServerOptions server_options;
     server_options.listen = listen;
+    server_options.web = web;
     server_ = std::make_unique<http::Server>(io_, server_options, std::move(handlers));
   } catch (const std::exception& e) {
     log::event(spdlog::level::err, "cannot start the HTTP server", {{"error", e.what()}});
@@ -94,6 +104,8 @@ std::optional<int> Daemon::start() {
   log::event(spdlog::level::info, "reachprobe started",
              {{"version", kVersion},
               {"listen", fmt::format("{}:{}", at.address().to_string(), at.port())},
+              {"tls", web.tls ? "on" : "off"},
+              {"metrics_auth", web.requires_auth() ? "on" : "off"},
               {"targets", std::to_string(current_->targets.size())},
               {"endpoints", std::to_string(scheduler_.endpoint_count())}});
   return std::nullopt;
@@ -109,9 +121,13 @@ void Daemon::wait_for_sighup() {
 
 bool Daemon::apply(LoadedConfig loaded) {
   auto settings = resolver_options(loaded.config);
-  if (!probers_ || !same_dns_settings(settings, dns_settings_)) {
+  auto kubernetes = kubernetes_api(loaded.config);
+  // Probers keep their state (resolver channels, TLS contexts, inbound listeners) across
+  // reloads that do not change what they are built from.
+  if (!probers_ || !same_dns_settings(settings, dns_settings_) || kubernetes != kubernetes_) {
     try {
-      probers_ = std::make_unique<ProberSet>(make_probers({io_, settings, this_node_name()}));
+      probers_ =
+          std::make_unique<ProberSet>(make_probers({io_, settings, this_node_name(), kubernetes}));
     } catch (const std::exception& e) {
       const std::string where = options_.config_path.empty() ? "<built-in>" : options_.config_path;
       std::cerr << where << ": dns: " << e.what() << "\n";
@@ -119,6 +135,7 @@ bool Daemon::apply(LoadedConfig loaded) {
       return false;
     }
     dns_settings_ = settings;
+    kubernetes_ = kubernetes;
   }
   scheduler_.set_max_in_flight(loaded.config.max_concurrent_probes != 0
                                    ? loaded.config.max_concurrent_probes
@@ -130,7 +147,7 @@ bool Daemon::apply(LoadedConfig loaded) {
 }
 
 void Daemon::reload(std::string_view why) {
-  auto outcome = load_config(options_.config_path, true);
+  auto outcome = load_config(options_.config_path);
   if (!outcome.loaded) {
     for (const auto& e : outcome.errors) {
       log::event(spdlog::level::err, "config rejected, keeping the last good one",

@@ -58,6 +58,7 @@ class Daemon {
   Scheduler scheduler_{io_, sinks_};
   std::optional<LoadedConfig> current_;
   dns::ResolverOptions dns_settings_;
+  KubernetesApi kubernetes_;
   std::unique_ptr<ProberSet> probers_;
   std::unique_ptr<http::Server> server_;
   boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};

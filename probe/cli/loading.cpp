@@ -13,7 +13,7 @@
 
 namespace reachprobe::cli {
 
-LoadOutcome load_config(const std::string& path, bool check_support) {
+LoadOutcome load_config(const std::string& path) {
   LoadOutcome out;
   std::string text;
   std::string name = path;
@@ -32,15 +32,6 @@ LoadOutcome load_config(const std::string& path, bool check_support) {
   }
   config::LoadResult loaded = config::load_config_string(text, name);
   out.errors = std::move(loaded.errors);
-  if (loaded.config && check_support) {
-    for (const auto& t : loaded.config->targets) {
-      if (!is_supported(t.type)) {
-        out.errors.push_back({t.position.path, t.position.line, t.position.column,
-                              fmt::format("target '{}': type {} is not supported by this build yet",
-                                          t.name, to_string(t.type))});
-      }
-    }
-  }
   if (!out.errors.empty() || !loaded.config) return out;
   LoadedConfig result;
   result.config = std::move(*loaded.config);
@@ -63,6 +54,11 @@ dns::ResolverOptions resolver_options(const config::Config& c) {
       std::clamp(third, std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
   o.attempts = 3;
   return o;
+}
+
+KubernetesApi kubernetes_api(const config::Config& c) {
+  return KubernetesApi{c.kubernetes.api_server, c.kubernetes.token_file, c.kubernetes.ca_file,
+                       c.kubernetes.namespace_name, c.kubernetes.pod_name};
 }
 
 }  // namespace reachprobe::cli

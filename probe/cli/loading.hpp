@@ -7,6 +7,7 @@
 
 #include "probe/config/config.hpp"
 #include "probe/dns/resolver.hpp"
+#include "probe/probers/kubernetes.hpp"
 
 namespace reachprobe::cli {
 
@@ -21,11 +22,13 @@ struct LoadOutcome {
   std::vector<config::ConfigError> errors;
 };
 
-// Loads and validates `path` (empty: the built-in config/local.yaml), then checks what only
-// the engine knows when `check_support`: that this build has a prober for every type used.
-LoadOutcome load_config(const std::string& path, bool check_support);
+// Loads and validates `path` (empty: the built-in config/local.yaml).
+LoadOutcome load_config(const std::string& path);
 
 // The c-ares settings for a config: its servers, and a retry policy that fits its timeouts.
 dns::ResolverOptions resolver_options(const config::Config& config);
+
+// How inbound and kubelet probes reach the API server, from the config's `kubernetes`.
+KubernetesApi kubernetes_api(const config::Config& config);
 
 }  // namespace reachprobe::cli

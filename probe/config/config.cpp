@@ -17,6 +17,7 @@
 
 #include "probe/config/duration.hpp"
 #include "probe/config/env_expand.hpp"
+#include "probe/core/url.hpp"
 
 namespace reachprobe::config {
 
@@ -139,51 +140,16 @@ std::optional<std::string> dns_server_problem(const std::string& server) {
   return std::nullopt;
 }
 
-// http(s)://HOST[:PORT][/path...]; `https` tells which scheme it was.
-std::optional<std::string> url_problem(const std::string& url, bool& https) {
-  const std::string lower = to_lower(url);
-  std::size_t authority_start = 0;
-  if (lower.starts_with("https://")) {
-    https = true;
-    authority_start = 8;
-  } else if (lower.starts_with("http://")) {
-    https = false;
-    authority_start = 7;
-  } else {
-    return "URL " + quote(url) + " must start with http:// or https://";
-  }
-  if (url.find_first_of(" \t\r\n") != std::string::npos) {
-    return "URL " + quote(url) + " contains whitespace";
-  }
-  const std::size_t authority_end = url.find_first_of("/?#", authority_start);
-  const std::string authority = url.substr(authority_start, authority_end - authority_start);
-  if (authority.find('@') != std::string::npos) {
-    return "URL " + quote(url) + " must not contain credentials; use headers or bearer_token_file";
-  }
-  std::string host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const std::size_t close = authority.find(']');
-    if (close == std::string::npos) return "URL " + quote(url) + " has an unclosed '['";
-    host = authority.substr(1, close - 1);
-    if (!is_ipv6(host)) return "URL " + quote(url) + " has an invalid IPv6 address";
-    const std::string_view rest = std::string_view(authority).substr(close + 1);
-    if (!rest.empty()) {
-      if (!rest.starts_with(':')) return "URL " + quote(url) + " has an invalid host";
-      port = rest.substr(1);
-      if (!parse_port(port)) return "URL " + quote(url) + " has an invalid port";
-    }
-    return std::nullopt;
-  }
-  const std::size_t colon = authority.find(':');
-  if (colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port = std::string_view(authority).substr(colon + 1);
-    if (!parse_port(port)) return "URL " + quote(url) + " has an invalid port";
-  }
-  if (host.empty()) return "URL " + quote(url) + " has no host";
-  if (!is_ip_literal(host) && !is_dns_name(host)) {
-    return "URL " + quote(url) + " has an invalid host " + quote(host);
+// http(s)://HOST[:PORT][/path...] with a valid host; `https` tells which scheme it was.
+std::optional<std::string> url_problem(const std::string& text, bool& https) {
+  auto parsed = parse_url(text);
+  if (const auto* problem = std::get_if<std::string>(&parsed)) return *problem;
+  const Url& url = std::get<Url>(parsed);
+  https = url.https;
+  if (url.host.find(':') != std::string::npos) {
+    if (!is_ipv6(url.host)) return "URL " + quote(text) + " has an invalid IPv6 address";
+  } else if (!is_ip_literal(url.host) && !is_dns_name(url.host)) {
+    return "URL " + quote(text) + " has an invalid host " + quote(url.host);
   }
   return std::nullopt;
 }
@@ -259,8 +225,8 @@ constexpr std::string_view kRecordTypes[] = {"A",  "AAAA", "CNAME", "SRV", "TXT"
 constexpr std::string_view kTopLevelKeys[] = {
     "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes"};
 constexpr std::string_view kDnsKeys[] = {"servers"};
-constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file", "namespace",
-                                                "pod_name"};
+constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file",
+                                                "namespace",  "pod_name",   "pod_ip"};
 constexpr std::string_view kTlsKeys[] = {"server_name", "ca_file", "insecure_skip_verify"};
 constexpr std::string_view kExpectKeys[] = {"min_answers", "contains"};
 constexpr std::string_view kTargetKeys[] = {
@@ -361,6 +327,17 @@ class Loader {
   Loader(std::string path, std::string_view source, const EnvLookup& env)
       : path_(std::move(path)), source_(source), env_(env) {}
 
+  // Line `index` (0-based) of the source, without its newline; empty past the end.
+  std::string_view line_text(int index) const {
+    std::size_t start = 0;
+    for (int i = 0; i < index; ++i) {
+      start = source_.find('\n', start);
+      if (start == std::string_view::npos) return {};
+      ++start;
+    }
+    return source_.substr(start, source_.find('\n', start) - start);
+  }
+
   LoadResult load() {
     std::vector<YAML::Node> documents;
     try {
@@ -373,7 +350,12 @@ class Loader {
       }
       documents.push_back(YAML::Load(std::string(source_)));
     } catch (const YAML::Exception& e) {
-      fail(mark_position(e.mark), "YAML syntax error: " + e.msg);
+      std::string message = "YAML syntax error: " + e.msg;
+      // Variables expand after parsing, so in [ ] or { } the "{" of "${" is YAML syntax.
+      if (e.mark.line >= 0 && line_text(e.mark.line).find("${") != std::string_view::npos) {
+        message += " (inside [ ] or { }, quote a value with a variable: \"${VAR}\")";
+      }
+      fail(mark_position(e.mark), message);
       return finish(std::nullopt);
     }
     if (documents.empty() || documents.front().IsNull()) {
@@ -675,6 +657,13 @@ class Loader {
       }
     }
     check_kubernetes_needs(config);
+    // The API server dials the pod IP: it is the address of these endpoints.
+    for (auto& t : config.targets) {
+      if ((t.type == ProbeType::Inbound || t.type == ProbeType::Kubelet) &&
+          !config.kubernetes.pod_ip.empty()) {
+        t.hosts = {config.kubernetes.pod_ip};
+      }
+    }
     return config;
   }
 
@@ -722,6 +711,16 @@ class Loader {
       namespace_source_ = value ? Source::kValid : Source::kInvalid;
       namespace_position_ = at(*namespace_name);
     }
+    if (const Entry* pod_ip = find(fields, "pod_ip")) {
+      if (auto value = text(*pod_ip)) {
+        if (value->empty() || is_ip_literal(*value)) {
+          kubernetes.pod_ip = *value;
+        } else {
+          fail(at(*pod_ip), "'pod_ip' " + quote(*value) + " is not an IP address");
+        }
+      }
+      pod_ip_set_ = true;
+    }
     if (const Entry* pod_name = find(fields, "pod_name")) {
       auto value = text(*pod_name);
       kubernetes.pod_name = value.value_or("");
@@ -745,6 +744,10 @@ class Loader {
     }
     if (namespace_source_ == Source::kDefault) {
       kubernetes.namespace_name = env_("POD_NAMESPACE").value_or("");
+    }
+    if (!pod_ip_set_) {
+      const std::string from_env = env_("POD_IP").value_or("");
+      if (is_ip_literal(from_env)) kubernetes.pod_ip = from_env;
     }
     if (pod_name_source_ == Source::kDefault) {
       kubernetes.pod_name = env_("POD_NAME").value_or("");
@@ -1098,6 +1101,7 @@ class Loader {
   enum class Source { kDefault, kValid, kInvalid };
   Source namespace_source_ = Source::kDefault;
   Source pod_name_source_ = Source::kDefault;
+  bool pod_ip_set_ = false;
   std::optional<Position> namespace_position_;
   std::optional<Position> pod_name_position_;
   std::map<std::uint16_t, std::string> inbound_port_owners_;  // port -> target name

@@ -21,6 +21,9 @@ struct KubernetesSettings {
   std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
   std::string namespace_name;
   std::string pod_name;
+  // This pod's IP (the node's, with host networking): the endpoint label of inbound and
+  // kubelet probes. Default: $POD_IP; empty leaves the label ":PORT".
+  std::string pod_ip;
 };
 
 struct Config {

@@ -32,12 +32,18 @@ std::vector<Endpoint> expand_endpoints(const std::vector<std::shared_ptr<const T
       case ProbeType::Http:
         out.push_back(Endpoint{t, "", 0, t->url});
         break;
+      // hosts holds the pod IP, when known: the address the API server dials.
       case ProbeType::Inbound:
-        for (auto p : t->ports) out.push_back(Endpoint{t, "", p, ":" + std::to_string(p)});
+      case ProbeType::Kubelet: {
+        const std::string ip = t->hosts.empty() ? "" : t->hosts.front();
+        const std::vector<std::uint16_t> ports =
+            t->type == ProbeType::Kubelet ? std::vector<std::uint16_t>{10250} : t->ports;
+        for (auto p : ports) {
+          out.push_back(
+              Endpoint{t, ip, p, ip.empty() ? ":" + std::to_string(p) : join_host_port(ip, p)});
+        }
         break;
-      case ProbeType::Kubelet:
-        out.push_back(Endpoint{t, "", 10250, ":10250"});
-        break;
+      }
     }
   }
   return out;

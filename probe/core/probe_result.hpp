@@ -35,6 +35,12 @@ struct ProbeResult {
   // A dns probe: how many records of the asked type the last reply held (0 for NXDOMAIN,
   // SERVFAIL, ... and empty answers); empty when no reply came. Other probes leave it empty.
   std::optional<std::size_t> answers;
+  // A tls or https probe: when the leaf certificate the server presented stops being valid.
+  // Set whenever a certificate came, also when verification failed (an expired one is then
+  // the reason), so alerts can warn before the handshake starts failing.
+  std::optional<std::chrono::system_clock::time_point> cert_not_after;
+  // An http probe: the status of the last response, if one came.
+  std::optional<int> http_status;
 
   bool ok() const { return outcome == Outcome::Ok; }
   std::optional<Duration> phase(Phase p) const { return phases[static_cast<std::size_t>(p)]; }

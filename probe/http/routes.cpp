@@ -40,9 +40,12 @@ int status_for_request_bytes(std::string_view bytes, std::size_t max_header_byte
   if (!parser.is_done()) return 0;
   const auto& req = parser.get();
   switch (route(req.method(), std::string_view(req.target().data(), req.target().size()))) {
-    case Route::NotFound: return 404;
-    case Route::MethodNotAllowed: return 405;
-    default: return 200;
+    case Route::NotFound:
+      return 404;
+    case Route::MethodNotAllowed:
+      return 405;
+    default:
+      return 200;
   }
 }
 

@@ -1,8 +1,8 @@
 #include "probe/http/server.hpp"
 
-#include "probe/http/routes.hpp"
-
 #include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,11 +11,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <stdexcept>
 
-// GCC 12 reports Asio 1.74's coroutine frames (its own operator new/delete pair) as
-// mismatched when a coroutine grows large; a known false positive of that pairing.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "probe/http/auth.hpp"
+#include "probe/http/routes.hpp"
 
 namespace reachprobe::http {
 
@@ -46,8 +46,54 @@ Response make_response(bhttp::status status, std::string body, const char* conte
   return res;
 }
 
-
 asio::awaitable<std::string> render_on(std::function<std::string()> render) { co_return render(); }
+
+asio::awaitable<bool> verify_on(const Authenticator& auth, std::string authorization) {
+  co_return auth.verify_password(authorization);
+}
+
+// More waiting than this and a client is guessing passwords: refuse without hashing.
+constexpr std::size_t kMaxPendingVerifications = 4;
+
+std::shared_ptr<asio::ssl::context> make_server_context(const WebTlsConfig& config) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(context->native_handle(),
+                                config.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  boost::system::error_code ec;
+  context->use_certificate_chain_file(config.cert_file, ec);
+  if (ec) {
+    throw std::runtime_error(
+        fmt::format("cannot use cert_file {}: {}", config.cert_file, ec.message()));
+  }
+  context->use_private_key_file(config.key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error(
+        fmt::format("cannot use key_file {}: {}", config.key_file, ec.message()));
+  }
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    throw std::runtime_error(fmt::format("key_file {} does not belong to cert_file {}",
+                                         config.key_file, config.cert_file));
+  }
+  if (!config.client_ca_file.empty()) {
+    context->load_verify_file(config.client_ca_file, ec);
+    if (ec) {
+      throw std::runtime_error(
+          fmt::format("cannot use client_ca_file {}: {}", config.client_ca_file, ec.message()));
+    }
+  }
+  switch (config.client_auth) {
+    case WebTlsConfig::ClientAuth::None:
+      context->set_verify_mode(asio::ssl::verify_none);
+      break;
+    case WebTlsConfig::ClientAuth::VerifyIfGiven:
+      context->set_verify_mode(asio::ssl::verify_peer);
+      break;
+    case WebTlsConfig::ClientAuth::Require:
+      context->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      break;
+  }
+  return context;
+}
 
 }  // namespace
 
@@ -79,8 +125,19 @@ tcp::endpoint parse_listen_address(const std::string& text) {
 }
 
 struct Server::Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls) {
+    if (tls) {
+      tls_stream.emplace(beast::tcp_stream(std::move(socket)), *tls);
+      context = std::move(tls);
+    } else {
+      plain.emplace(std::move(socket));
+    }
+  }
+  beast::tcp_stream& transport() { return plain ? *plain : beast::get_lowest_layer(*tls_stream); }
+  // One of the two, by whether the web config has TLS.
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream;
+  std::shared_ptr<asio::ssl::context> context;  // outlives the stream that uses it
   // True while waiting for (the rest of) a request: the connection can be shed.
   bool waiting = true;
   std::chrono::steady_clock::time_point waiting_since = std::chrono::steady_clock::now();
@@ -88,6 +145,9 @@ struct Server::Connection {
 
 Server::Server(asio::io_context& io, ServerOptions options, Handlers handlers)
     : io_(io), options_(std::move(options)), handlers_(std::move(handlers)), acceptor_(io) {
+  if (options_.web.requires_auth()) auth_ = std::make_unique<Authenticator>(options_.web);
+  // A certificate that does not load is a startup error, not a server without TLS.
+  if (options_.web.tls) tls_ = tls_context();
   try {
     auto endpoint = parse_listen_address(options_.listen);
     acceptor_.open(endpoint.protocol());
@@ -103,6 +163,53 @@ Server::Server(asio::io_context& io, ServerOptions options, Handlers handlers)
 Server::~Server() {
   stop();
   renderer_.join();
+  verifier_.join();
+}
+
+std::shared_ptr<asio::ssl::context> Server::tls_context() {
+  const auto& config = *options_.web.tls;
+  auto stamp = [](const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return FileStamp{};
+    return FileStamp{info.st_ino, info.st_mtim};
+  };
+  const FileStamp cert = stamp(config.cert_file);
+  const FileStamp key = stamp(config.key_file);
+  if (tls_ && cert == cert_stamp_ && key == key_stamp_) return tls_;
+  if (!tls_) {
+    tls_ = make_server_context(config);
+  } else {
+    try {
+      tls_ = make_server_context(config);
+      spdlog::info("TLS certificate reloaded from {}", config.cert_file);
+    } catch (const std::exception& e) {
+      // Half-written files during a rotation: the next connection tries again.
+      spdlog::warn("keeping the previous TLS certificate: {}", e.what());
+      return tls_;
+    }
+  }
+  cert_stamp_ = cert;
+  key_stamp_ = key;
+  return tls_;
+}
+
+asio::awaitable<Server::Access> Server::authorize(std::string authorization) {
+  switch (auth_->check(authorization)) {
+    case Authenticator::Verdict::Allowed:
+      co_return Access::Allowed;
+    case Authenticator::Verdict::Denied:
+      co_return Access::Denied;
+    case Authenticator::Verdict::NeedsBcrypt:
+      break;
+  }
+  if (pending_verifications_ >= kMaxPendingVerifications) co_return Access::Busy;
+  ++pending_verifications_;
+  const bool ok =
+      co_await asio::co_spawn(verifier_, verify_on(*auth_, authorization), asio::use_awaitable);
+  --pending_verifications_;
+  if (stopped_) co_return Access::Denied;
+  if (ok) auth_->remember(authorization);
+  co_return ok ? Access::Allowed : Access::Denied;
 }
 
 tcp::endpoint Server::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -112,7 +219,7 @@ void Server::stop() {
   stopped_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& c : connections_) c->stream.socket().close(ignored);
+  for (auto& c : connections_) c->transport().socket().close(ignored);
   connections_.clear();
 }
 
@@ -124,7 +231,7 @@ void Server::make_room() {
     }
     if (!victim) return;  // every slot is busy answering: the new one waits its turn
     boost::system::error_code ignored;
-    victim->stream.socket().close(ignored);
+    victim->transport().socket().close(ignored);
     connections_.remove(victim);
   }
 }
@@ -143,22 +250,42 @@ asio::awaitable<void> Server::accept_loop() {
       continue;
     }
     make_room();
-    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto connection =
+        std::make_shared<Connection>(std::move(socket), options_.web.tls ? tls_context() : nullptr);
     connections_.push_back(connection);
     asio::co_spawn(io_, serve(connection), asio::detached);
   }
 }
 
 asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
+  if (connection->plain) {
+    co_await serve_requests(*connection->plain, *connection);
+  } else {
+    // The handshake counts as waiting for a request: same deadline, same shedding.
+    boost::system::error_code ec;
+    connection->transport().expires_after(options_.read_timeout);
+    co_await connection->tls_stream->async_handshake(asio::ssl::stream_base::server,
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && !stopped_) co_await serve_requests(*connection->tls_stream, *connection);
+  }
+  if (stopped_) co_return;
+  boost::system::error_code ignored;
+  connection->transport().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  connection->transport().socket().close(ignored);
+  connections_.remove(connection);
+}
+
+template <typename Stream>
+asio::awaitable<void> Server::serve_requests(Stream& stream, Connection& connection_ref) {
+  Connection* connection = &connection_ref;
   beast::flat_buffer buffer(options_.max_header_bytes + 1024);
-  auto& stream = connection->stream;
   for (;;) {
     boost::system::error_code ec;
     connection->waiting = true;
     connection->waiting_since = std::chrono::steady_clock::now();
     bhttp::request_parser<bhttp::empty_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    stream.expires_after(options_.read_timeout);
+    connection->transport().expires_after(options_.read_timeout);
     co_await bhttp::async_read(stream, buffer, parser,
                                asio::redirect_error(asio::use_awaitable, ec));
     connection->waiting = false;
@@ -167,9 +294,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
     Response res;
     bool close_after = false;
     bool head_only = false;
+    Access access = Access::Allowed;
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::bad_descriptor) {
+        ec == asio::error::bad_descriptor || ec == asio::ssl::error::stream_truncated) {
       break;
     } else if (ec == bhttp::error::header_limit) {
       res = make_response(bhttp::status::request_header_fields_too_large,
@@ -182,8 +310,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
       const auto& req = parser.get();
       const bool keep_alive = req.keep_alive();
       const auto method = req.method();
-      const auto where =
-          route(method, std::string_view(req.target().data(), req.target().size()));
+      const auto where = route(method, std::string_view(req.target().data(), req.target().size()));
       if (where == Route::NotFound) {
         res = make_response(bhttp::status::not_found, "not found\n", "text/plain", req.version(),
                             keep_alive);
@@ -191,6 +318,21 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
         res = make_response(bhttp::status::method_not_allowed, "method not allowed\n", "text/plain",
                             req.version(), keep_alive);
         res.set(bhttp::field::allow, "GET, HEAD");
+      } else if ((where == Route::Metrics || where == Route::Index) && auth_ &&
+                 (access = co_await authorize(std::string(req[bhttp::field::authorization]))) !=
+                     Access::Allowed) {
+        if (stopped_) co_return;
+        if (access == Access::Busy) {
+          res = make_response(bhttp::status::too_many_requests, "too many requests\n", "text/plain",
+                              req.version(), false);
+          close_after = true;
+        } else {
+          res = make_response(bhttp::status::unauthorized, "unauthorized\n", "text/plain",
+                              req.version(), keep_alive);
+          res.set(bhttp::field::www_authenticate, options_.web.basic_auth_users.empty()
+                                                      ? "Bearer realm=\"reachprobe\""
+                                                      : "Basic realm=\"reachprobe\"");
+        }
       } else if (where == Route::Metrics) {
         std::string body;
         if (handlers_.render_metrics) {
@@ -213,10 +355,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
                             req.version(), keep_alive);
       }
       head_only = method == bhttp::verb::head;
-      close_after = !keep_alive;
+      close_after = close_after || !keep_alive;
     }
 
-    stream.expires_after(options_.write_timeout);
+    connection->transport().expires_after(options_.write_timeout);
     if (head_only) {
       // The headers of the GET, Content-Length included, and no body.
       bhttp::response_serializer<bhttp::string_body> sr{res};
@@ -226,10 +368,6 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> connection) {
     }
     if (ec || close_after || stopped_) break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.socket().close(ignored);
-  connections_.remove(connection);
 }
 
 }  // namespace reachprobe::http

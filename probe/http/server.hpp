@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/stat.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,9 +11,18 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "probe/http/web_config.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace reachprobe::http {
+
+class Authenticator;
 
 struct ServerOptions {
   std::string listen = "0.0.0.0:9754";  // "IP:PORT", "[IPv6]:PORT"; port 0 picks one
@@ -21,6 +32,8 @@ struct ServerOptions {
   // connections: a slowloris client holds a slot for at most this long.
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};
+  // TLS and who may read /metrics (`--web.config.file`); the default is neither.
+  WebConfig web{};
 };
 
 struct Handlers {
@@ -37,7 +50,8 @@ struct Handlers {
 // cannot lock a real scraper out.
 class Server {
  public:
-  // Binds and listens; throws std::runtime_error("cannot listen on ADDR: reason").
+  // Binds and listens; throws std::runtime_error("cannot listen on ADDR: reason"), or for a
+  // certificate or key that OpenSSL refuses, std::runtime_error naming the file.
   Server(boost::asio::io_context& io, ServerOptions options, Handlers handlers);
   ~Server();
   Server(const Server&) = delete;
@@ -51,15 +65,38 @@ class Server {
 
  private:
   struct Connection;
+  struct Request;
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
+  template <typename Stream>
+  boost::asio::awaitable<void> serve_requests(Stream& stream, Connection& connection);
+  enum class Access { Allowed, Denied, Busy };
+  // Whether a request with this Authorization header may read /metrics.
+  boost::asio::awaitable<Access> authorize(std::string authorization);
   void make_room();
+  // The TLS context for a new connection: rebuilt when the certificate or key file changed
+  // (cert-manager rotates them in place), the previous one kept if the new files fail.
+  std::shared_ptr<boost::asio::ssl::context> tls_context();
 
   boost::asio::io_context& io_;
   ServerOptions options_;
   Handlers handlers_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::thread_pool renderer_{1};
+  // bcrypt verifications run here, not on the renderer: wrong passwords cannot delay scrapes.
+  boost::asio::thread_pool verifier_{1};
+  std::size_t pending_verifications_ = 0;
+  std::unique_ptr<Authenticator> auth_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  struct FileStamp {
+    ino_t inode = 0;
+    timespec modified{};
+    bool operator==(const FileStamp& o) const {
+      return inode == o.inode && modified.tv_sec == o.modified.tv_sec &&
+             modified.tv_nsec == o.modified.tv_nsec;
+    }
+  };
+  FileStamp cert_stamp_, key_stamp_;
   std::list<std::shared_ptr<Connection>> connections_;
   bool stopped_ = false;
 };

@@ -7,6 +7,7 @@
 
 #include "probe/core/target.hpp"
 #include "probe/dns/resolver.hpp"
+#include "probe/probers/kubernetes.hpp"
 #include "probe/probers/prober.hpp"
 
 namespace reachprobe {
@@ -37,13 +38,11 @@ struct ProberDependencies {
   dns::ResolverOptions dns;
   // This node's name (this_node_name()): dns targets with max_connect choose by it.
   std::string node_name;
+  // How inbound and kubelet probes reach the API server.
+  KubernetesApi kubernetes{};
 };
 
 // Throws std::invalid_argument for DNS settings c-ares cannot use (a malformed server).
 ProberSet make_probers(const ProberDependencies& deps);
-
-// Whether make_probers() has a prober for `type`: config validation asks before anything
-// is built.
-bool is_supported(ProbeType type);
 
 }  // namespace reachprobe

@@ -29,6 +29,7 @@ struct MetricsSink::Series {
   std::array<prometheus::Histogram*, kPhaseCount> phases{};
   std::array<prometheus::Counter*, kAllOutcomes.size()> results{};
   prometheus::Gauge* dns_answers = nullptr;
+  prometheus::Gauge* cert_expiry = nullptr;
 };
 
 MetricsSink::MetricsSink(prometheus::Registry& registry)
@@ -47,6 +48,11 @@ MetricsSink::MetricsSink(prometheus::Registry& registry)
       dns_answers_(prometheus::BuildGauge()
                        .Name("reachprobe_dns_answers")
                        .Help("Records of the asked type in the last DNS reply of a dns probe")
+                       .Register(registry)),
+      cert_expiry_(prometheus::BuildGauge()
+                       .Name("reachprobe_tls_cert_expiry_timestamp_seconds")
+                       .Help("When the leaf certificate last presented to a tls or https probe "
+                             "expires, in seconds since the epoch")
                        .Register(registry)) {}
 
 MetricsSink::~MetricsSink() = default;
@@ -86,6 +92,15 @@ void MetricsSink::record(const Endpoint& endpoint, const ProbeResult& result) {
     s.dns_answers->Set(static_cast<double>(*result.answers));
   }
 
+  // The last certificate seen stays until another replaces it: a probe that times out has
+  // not seen the certificate change.
+  if (result.cert_not_after) {
+    if (s.cert_expiry == nullptr) s.cert_expiry = &cert_expiry_.Add(s.labels);
+    s.cert_expiry->Set(static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(result.cert_not_after->time_since_epoch())
+            .count()));
+  }
+
   if (!result.ok()) return;
   std::size_t measured = 0;
   for (Phase p : kAllPhases) {
@@ -120,6 +135,7 @@ void MetricsSink::forget(const Endpoint& endpoint) {
     if (c) probes_.Remove(c);
   }
   if (s.dns_answers) dns_answers_.Remove(s.dns_answers);
+  if (s.cert_expiry) cert_expiry_.Remove(s.cert_expiry);
   series_.erase(it);
 }
 

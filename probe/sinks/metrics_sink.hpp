@@ -25,7 +25,9 @@ const std::vector<double>& latency_buckets();
 // IP literal has only `total`, since its connect time is the total), and a `result`
 // counter exists once that result has happened (`ok` from the start, so rate() works).
 // `reachprobe_dns_answers` exists only for endpoints whose results carry an answer count
-// (dns probes), with the same labels as their other series so that it joins with them.
+// (dns probes), with the same labels as their other series so that it joins with them;
+// `reachprobe_tls_cert_expiry_timestamp_seconds` likewise for endpoints that were handed a
+// certificate (tls, https).
 class MetricsSink final : public ResultSink {
  public:
   explicit MetricsSink(prometheus::Registry& registry);
@@ -44,6 +46,7 @@ class MetricsSink final : public ResultSink {
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Counter>& probes_;
   prometheus::Family<prometheus::Gauge>& dns_answers_;
+  prometheus::Family<prometheus::Gauge>& cert_expiry_;
   std::unordered_map<std::string, std::unique_ptr<Series>> series_;
 };
 

@@ -48,3 +48,86 @@ TEST(Hints, EveryFailureHasAHint) {
 
 }  // namespace
 }  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(Hints, ATimeoutAfterTheTcpHandshakeIsNotBlamedOnAFirewall) {
+  ProbeResult stalled = result(Outcome::Timeout);
+  stalled.set_phase(Phase::Connect, std::chrono::milliseconds(1));
+  stalled.set_phase(Phase::Tls, std::chrono::milliseconds(500));
+  auto h = hint_for(endpoint(443), stalled);
+  EXPECT_TRUE(has(h, "TCP connects, so the path is open")) << h;
+  EXPECT_FALSE(has(h, "security group")) << h;
+}
+
+TEST(Hints, TlsErrorsAreExplainedByTheirReason) {
+  auto tls_error = [](std::string message) {
+    ProbeResult r = result(Outcome::TlsError);
+    r.message = std::move(message);
+    return hint_for(endpoint(443), r);
+  };
+  EXPECT_TRUE(has(tls_error("TLS handshake with x: certificate expired: CN=a"), "renewed"));
+  EXPECT_TRUE(has(tls_error("TLS handshake with x: unknown CA: CN=a is issued by CN=b"),
+                  "TLS-inspecting proxy"));
+  EXPECT_TRUE(has(tls_error("TLS handshake with x: hostname mismatch: ..."), "tls.server_name"));
+  EXPECT_TRUE(has(tls_error("wrong version number: the server does not speak TLS on this port"),
+                  "right port"));
+  EXPECT_TRUE(has(tls_error("something else"), "interception proxy"));
+}
+
+TEST(Hints, BadStatusIsExplainedByTheStatus) {
+  auto status = [](int code) {
+    ProbeResult r = result(Outcome::BadStatus);
+    r.http_status = code;
+    auto t = std::make_shared<Target>();
+    t->name = "api";
+    t->type = ProbeType::Http;
+    t->url = "https://api.test/readyz";
+    return hint_for(expand_endpoints({t}).front(), r);
+  };
+  EXPECT_TRUE(has(status(401), "bearer token"));
+  EXPECT_TRUE(has(status(403), "RBAC"));
+  EXPECT_TRUE(has(status(404), "path does not exist"));
+  EXPECT_TRUE(has(status(302), "follow_redirects"));
+  EXPECT_TRUE(has(status(503), "the server (or a load balancer in front of it) is failing"));
+}
+
+TEST(Hints, AnHttpTargetsPortComesFromItsUrl) {
+  auto t = std::make_shared<Target>();
+  t->name = "sts";
+  t->type = ProbeType::Http;
+  t->url = "https://sts.test/";
+  auto h = hint_for(expand_endpoints({t}).front(), result(Outcome::Timeout));
+  EXPECT_TRUE(has(h, "443: API server or HTTPS egress")) << h;
+}
+
+}  // namespace
+}  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+TEST(Hints, AnInboundTimeoutNamesTheIngressRuleToAdd) {
+  auto t = std::make_shared<Target>();
+  t->name = "webhook-inbound";
+  t->type = ProbeType::Inbound;
+  t->hosts = {"10.0.1.5"};
+  t->ports = {9443};
+  auto h = hint_for(expand_endpoints({t}).front(), result(Outcome::Timeout));
+  EXPECT_NE(h.find("ingress rule to the node security group for TCP 9443 from the cluster "
+                   "security group"),
+            std::string::npos)
+      << h;
+  EXPECT_NE(h.find("admission webhook"), std::string::npos) << h;
+  t->type = ProbeType::Kubelet;
+  h = hint_for(expand_endpoints({t}).front(), result(Outcome::Timeout));
+  EXPECT_NE(h.find("TCP 10250 from the cluster security group"), std::string::npos) << h;
+}
+
+}  // namespace
+}  // namespace reachprobe

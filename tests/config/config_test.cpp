@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "probe/core/endpoint.hpp"
+
 namespace reachprobe::config {
 namespace {
 
@@ -233,6 +235,30 @@ TEST(LoadConfig, KubernetesDefaultsComeFromTheInjectedEnvironment) {
   EXPECT_EQ(outside.config->kubernetes.pod_name, "");
 }
 
+TEST(LoadConfig, ThePodIpIsTheAddressOfInboundAndKubeletEndpoints) {
+  const std::string yaml =
+      with_target("  - {name: k, type: kubelet}\n  - {name: w, type: inbound, ports: [9443]}\n");
+  auto from_env =
+      load(yaml, {{"POD_NAMESPACE", "ns"}, {"POD_NAME", "pod"}, {"POD_IP", "10.0.1.5"}});
+  ASSERT_THAT(errors_of(from_env), IsEmpty());
+  EXPECT_EQ(from_env.config->kubernetes.pod_ip, "10.0.1.5");
+  std::vector<std::shared_ptr<const Target>> targets;
+  for (const auto& t : from_env.config->targets) targets.push_back(std::make_shared<Target>(t));
+  auto endpoints = expand_endpoints(targets);
+  ASSERT_EQ(endpoints.size(), 2u);
+  EXPECT_EQ(endpoints[0].label, "10.0.1.5:10250");
+  EXPECT_EQ(endpoints[1].label, "10.0.1.5:9443");
+
+  auto unknown = load(yaml, {{"POD_NAMESPACE", "ns"}, {"POD_NAME", "pod"}});
+  targets.clear();
+  for (const auto& t : unknown.config->targets) targets.push_back(std::make_shared<Target>(t));
+  EXPECT_EQ(expand_endpoints(targets)[1].label, ":9443");
+
+  EXPECT_THAT(errors_of(load("kubernetes: {pod_ip: node-a}\n" + yaml,
+                             {{"POD_NAMESPACE", "ns"}, {"POD_NAME", "pod"}})),
+              ElementsAre("c.yaml:1:22: 'pod_ip' 'node-a' is not an IP address"));
+}
+
 TEST(LoadConfig, InboundAndKubeletTargetsNeedNamespaceAndPodName) {
   auto result = load(R"(targets:
   - {name: t, type: tcp, hosts: [h], ports: [1]}
@@ -289,6 +315,23 @@ TEST(LoadConfig, YamlSyntaxErrorsCarryTheirPosition) {
   EXPECT_EQ(bad_indent.errors[0].line, 3);
   EXPECT_EQ(bad_indent.errors[0].column, 4);
   EXPECT_EQ(bad_indent.errors[0].message, "YAML syntax error: end of sequence not found");
+}
+
+TEST(LoadConfig, AnUnquotedVariableInAFlowListSaysToQuoteIt) {
+  auto result = load(
+      "targets:\n  - name: sts\n    type: tls\n    hosts: [sts.${AWS_REGION}.amazonaws.com]\n    "
+      "ports: [443]\n",
+      {{"AWS_REGION", "eu-west-1"}});
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].line, 4);
+  EXPECT_THAT(
+      result.errors[0].message,
+      ::testing::EndsWith("(inside [ ] or { }, quote a value with a variable: \"${VAR}\")"));
+  auto quoted = load(
+      "targets:\n  - name: sts\n    type: tls\n    hosts: [\"sts.${AWS_REGION}.amazonaws.com\"]\n  "
+      "  ports: [443]\n",
+      {{"AWS_REGION", "eu-west-1"}});
+  EXPECT_TRUE(quoted.errors.empty()) << quoted.errors[0].message;
 }
 
 TEST(LoadConfig, RootMustBeAMap) {

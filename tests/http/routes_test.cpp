@@ -24,9 +24,9 @@ TEST(StatusForRequestBytes, WhatTheServerAnswers) {
   EXPECT_EQ(status_for_request_bytes("DELETE /metrics HTTP/1.1\r\n\r\n", 8192), 405);
   EXPECT_EQ(status_for_request_bytes("GET /x HTTP/1.1\r\n\r\n", 8192), 404);
   EXPECT_EQ(status_for_request_bytes("\x16\x03\x01 garbage\r\n\r\n", 8192), 400);
-  EXPECT_EQ(status_for_request_bytes("GET / HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n",
-                                     8192),
-            431);
+  EXPECT_EQ(
+      status_for_request_bytes("GET / HTTP/1.1\r\nX: " + std::string(9000, 'a') + "\r\n\r\n", 8192),
+      431);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/wait.hpp"
 
@@ -23,12 +24,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = REACHPROBE_BINARY;
 const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 class BinaryTest : public ::testing::Test {
  protected:
@@ -88,7 +83,7 @@ class BinaryTest : public ::testing::Test {
   asio::io_context io_;
   // Listening is enough: the kernel completes the handshake without accept().
   tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
-  std::uint16_t closed_port_ = free_port();
+  std::uint16_t closed_port_ = free_tcp_port();
 };
 
 TEST_F(BinaryTest, Version) {
@@ -98,7 +93,7 @@ TEST_F(BinaryTest, Version) {
 }
 
 TEST_F(BinaryTest, ValidatePrintsOkForAGoodConfig) {
-  auto r = run_command({kBinary, "validate", "--config", good_config(free_port())});
+  auto r = run_command({kBinary, "validate", "--config", good_config(free_tcp_port())});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok\n");
   EXPECT_EQ(r.err, "");
@@ -108,6 +103,14 @@ TEST_F(BinaryTest, ShippedConfigsValidate) {
   auto r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/local.yaml"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok\n");
+  // Validated, never probed: the names in it are real ones.
+  r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/tls-http.yaml"}, 10s,
+                  {"AWS_REGION=eu-west-1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/tls-http.yaml"}, 10s,
+                  {"AWS_REGION="});
+  EXPECT_EQ(r.exit_code, 2) << "an empty region makes an invalid host name";
 }
 
 TEST_F(BinaryTest, ValidateReportsEveryProblemWithLineAndColumn) {
@@ -140,7 +143,7 @@ TEST_F(BinaryTest, UsageErrorsExitTwo) {
 }
 
 TEST_F(BinaryTest, CheckTableExitsOneAndExplainsTheFailure) {
-  auto r = run_command({kBinary, "check", "--config", good_config(free_port())}, 10s);
+  auto r = run_command({kBinary, "check", "--config", good_config(free_tcp_port())}, 10s);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto port = std::to_string(open_port());
   EXPECT_TRUE(std::regex_search(
@@ -158,7 +161,7 @@ TEST_F(BinaryTest, CheckTableExitsOneAndExplainsTheFailure) {
 }
 
 TEST_F(BinaryTest, CheckJsonAndTargetSelection) {
-  auto config = good_config(free_port());
+  auto config = good_config(free_tcp_port());
   auto r = run_command({kBinary, "check", "--config", config, "--format", "json"}, 10s);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find(R"("result": "refused")"), std::string::npos) << r.out;
@@ -189,14 +192,8 @@ TEST_F(BinaryTest, RunWithAnInvalidConfigExitsTwo) {
   EXPECT_NE(r.err.find(path + ":"), std::string::npos) << r.err;
 }
 
-std::optional<double> sample(const std::string& metrics, const std::string& series) {
-  auto pos = metrics.find("\n" + series + " ");
-  if (pos == std::string::npos) return std::nullopt;
-  return std::stod(metrics.substr(pos + series.size() + 2));
-}
-
 TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
-  const auto port = free_port();
+  const auto port = free_tcp_port();
   ChildProcess daemon({kBinary, "run", "--config", good_config(port)});
   ASSERT_TRUE(daemon.wait_for_stderr("reachprobe started", 5s)) << daemon.stderr_text();
 
@@ -270,7 +267,7 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
 }
 
 TEST_F(BinaryTest, RunJsonLogsAreOneObjectPerLine) {
-  const auto port = free_port();
+  const auto port = free_tcp_port();
   ChildProcess daemon({kBinary, "run", "--config", good_config(port), "--log-format", "json"});
   ASSERT_TRUE(daemon.wait_for_stderr("endpoint failing", 5s)) << daemon.stderr_text();
   daemon.send_signal(SIGINT);
@@ -291,7 +288,7 @@ TEST_F(BinaryTest, RunsAsNobodyWithoutCapabilities) {
   // tcp and dns probes need no privilege: the DaemonSet runs as a non-root user with every
   // capability dropped.
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to the user nobody";
-  const auto port = free_port();
+  const auto port = free_tcp_port();
   const auto config = good_config(port);
   std::filesystem::permissions(
       dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
@@ -323,12 +320,35 @@ TEST_F(BinaryTest, RunRefusesAListenAddressInUse) {
   asio::io_context io;
   tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const auto port = taken.local_endpoint().port();
-  auto r = run_command({kBinary, "run", "--config", good_config(free_port()), "--listen",
+  auto r = run_command({kBinary, "run", "--config", good_config(free_tcp_port()), "--listen",
                         "127.0.0.1:" + std::to_string(port)},
                        10s);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
       << r.err;
+}
+
+TEST_F(BinaryTest, RunRefusesABadWebConfigWithItsPositions) {
+  auto web = write("web.yml", "basic_auth_users:\n  prometheus: plaintext\ntls: {}\n");
+  auto r = run_command(
+      {kBinary, "run", "--config", good_config(free_tcp_port()), "--web.config.file", web}, 10s);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(web + ":2:15: the password of 'prometheus' must be a bcrypt hash"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(web + ":3:1: unknown key 'tls'"), std::string::npos) << r.err;
+}
+
+TEST_F(BinaryTest, RunWithAWebConfigAsksForCredentialsOnMetricsOnly) {
+  const auto port = free_tcp_port();
+  auto token = write("token", "scrape-token\n");
+  auto web = write("web.yml", "bearer_token_file: " + token + "\n");
+  ChildProcess daemon({kBinary, "run", "--config", good_config(port), "--web.config.file", web});
+  ASSERT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/healthz").status == 200; }, 5s))
+      << daemon.stderr_text();
+  EXPECT_EQ(http_get("127.0.0.1", port, "/metrics").status, 401);
+  EXPECT_NE(daemon.stderr_text().find("metrics_auth=on"), std::string::npos)
+      << daemon.stderr_text();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dnsmasq.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/wait.hpp"
@@ -24,25 +25,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = REACHPROBE_BINARY;
 const std::string kPodsName = "alertmanager-operated.monitoring.svc.cluster.test";
-
-std::uint16_t free_tcp_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-// The value of the sample whose name and labels are exactly `series`.
-std::optional<double> sample(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return std::nullopt;
-}
 
 class DnsBinaryTest : public ::testing::Test {
  protected:

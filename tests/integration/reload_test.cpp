@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/wait.hpp"
 
@@ -22,18 +23,6 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 
 const std::string kBinary = REACHPROBE_BINARY;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-std::optional<double> sample(const std::string& metrics, const std::string& series) {
-  auto pos = metrics.find("\n" + series + " ");
-  if (pos == std::string::npos) return std::nullopt;
-  return std::stod(metrics.substr(pos + series.size() + 2));
-}
 
 class ReloadTest : public ::testing::Test {
  protected:
@@ -75,7 +64,7 @@ class ReloadTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::uint16_t listen_ = free_port();
+  std::uint16_t listen_ = free_tcp_port();
   asio::io_context io_;
   tcp::acceptor a_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   tcp::acceptor b_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};

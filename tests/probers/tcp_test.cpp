@@ -9,6 +9,7 @@
 
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/run_probe.hpp"
 
 namespace reachprobe {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
+using test::probe_once;
 
 std::shared_ptr<Target> tcp_target(std::string host, std::uint16_t port, Duration timeout = 1s) {
   auto t = std::make_shared<Target>();
@@ -26,20 +28,6 @@ std::shared_ptr<Target> tcp_target(std::string host, std::uint16_t port, Duratio
   t->interval = 10s;
   t->timeout = timeout;
   return t;
-}
-
-// Runs one probe to completion on `io`, bounded: a probe that never finishes fails the test.
-ProbeResult probe_once(asio::io_context& io, Prober& prober, const Endpoint& endpoint) {
-  std::optional<ProbeResult> result;
-  asio::co_spawn(io, prober.probe(endpoint, Deadline::after(endpoint.target->timeout)),
-                 [&](std::exception_ptr e, ProbeResult r) {
-                   if (e) std::rethrow_exception(e);
-                   result = std::move(r);
-                 });
-  const auto limit = Clock::now() + endpoint.target->timeout + 2s;
-  while (!result && Clock::now() < limit) io.run_one_for(50ms);
-  EXPECT_TRUE(result.has_value()) << "probe did not finish";
-  return result.value_or(ProbeResult{});
 }
 
 // A port on loopback where nothing listens: bound then closed, so the kernel answers RST.

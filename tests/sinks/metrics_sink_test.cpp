@@ -158,6 +158,39 @@ TEST(MetricsSink, NoDnsAnswersSeriesForOtherProbes) {
   EXPECT_EQ(count(scrape(registry), "reachprobe_dns_answers{"), 0u);
 }
 
+TEST(MetricsSink, CertExpiryIsTheLastCertificateSeenAndIsForgotten) {
+  prometheus::Registry registry;
+  MetricsSink sink(registry);
+  auto t = target("sts.test");
+  t->type = ProbeType::Tls;
+  auto e = expand_endpoints({t}).front();
+  const std::string series =
+      R"(reachprobe_tls_cert_expiry_timestamp_seconds{endpoint="sts.test:443",group="control-plane",target="cp",type="tls"} )";
+  EXPECT_EQ(count(scrape(registry), "reachprobe_tls_cert_expiry_timestamp_seconds{"), 0u);
+
+  ProbeResult ok = ok_result(true);
+  ok.set_phase(Phase::Tls, 4ms);
+  ok.cert_not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1798761600));
+  sink.record(e, ok);
+  EXPECT_NE(scrape(registry).find(series + "1798761600"), std::string::npos) << scrape(registry);
+  EXPECT_EQ(count(scrape(registry), "phase=\"tls\""), latency_buckets().size() + 3)
+      << "one tls histogram: its buckets, +Inf, sum and count";
+
+  ProbeResult expired;  // a refused certificate still tells its date
+  expired.outcome = Outcome::TlsError;
+  expired.cert_not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
+  sink.record(e, expired);
+  EXPECT_NE(scrape(registry).find(series + "1700000000"), std::string::npos);
+
+  ProbeResult timeout;  // no certificate seen: the last one stands
+  timeout.outcome = Outcome::Timeout;
+  sink.record(e, timeout);
+  EXPECT_NE(scrape(registry).find(series + "1700000000"), std::string::npos);
+
+  sink.forget(e);
+  EXPECT_EQ(count(scrape(registry), "reachprobe_tls_cert_expiry_timestamp_seconds{"), 0u);
+}
+
 TEST(DaemonMetrics, BuildInfoAndReloadGauge) {
   prometheus::Registry registry;
   DaemonMetrics d(registry);
