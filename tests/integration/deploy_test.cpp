@@ -44,8 +44,11 @@ std::vector<std::string> cluster_env() {
 }
 
 TEST(EksConfig, ValidatesWithTheEnvironmentTheDaemonSetGives) {
-  const auto env = cluster_env();
+  auto env = cluster_env();
   ASSERT_GE(env.size(), 5u);
+  // And from the downward API, which the inbound and kubelet targets need.
+  env.insert(env.end(), {"POD_NAMESPACE=reachprobe", "POD_NAME=reachprobe-x7k2p",
+                         "POD_IP=10.0.1.5", "NODE_NAME=ip-10-0-1-5"});
   auto r =
       run_command({kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"}, 30s, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -78,6 +81,10 @@ TEST(EksConfig, HasTheOutageMatrix) {
   EXPECT_NE(text.find("type: tls"), std::string::npos);
   EXPECT_NE(text.find("kubernetes.default.svc."), std::string::npos);
   EXPECT_NE(text.find("ports: [53]"), std::string::npos);
+  // The control plane -> node and node -> node directions.
+  EXPECT_NE(text.find("type: inbound\n    ports: [9443]"), std::string::npos);
+  EXPECT_NE(text.find("type: kubelet"), std::string::npos);
+  EXPECT_NE(text.find("connect_port: 9754\n    max_connect: 5"), std::string::npos);
 }
 
 TEST(Deploy, CopiesAgreeWithTheirSources) {
