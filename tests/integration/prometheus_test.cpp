@@ -23,7 +23,9 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/fake_apiserver.hpp"
 #include "tests/support/http_get.hpp"
+#include "tests/support/test_pki.hpp"
 #include "tests/support/wait.hpp"
 
 namespace reachprobe::test {
@@ -123,6 +125,15 @@ class PrometheusProof : public ::testing::Test {
     std::filesystem::create_directories(dir_ / "data");
     dns_.set("am.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
     dns_.set("api.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
+    dns_.set("mesh.cluster.test", DnsRule::answer(std::vector<std::string>{"127.0.0.1"}));
+    // A stand-in API server, so the inbound and kubelet targets (and their dashboard row)
+    // have data: it dials back to each daemon's inbound listener and to a "kubelet".
+    FakeApiServerOptions api;
+    api.certificate = pki_.issue({"127.0.0.1"});
+    api.kubelet_port = listener_.local_endpoint().port();
+    apiserver_ = std::make_unique<FakeApiServer>(api);
+    write("ca.crt", pki_.ca_pem());
+    write("token", api.token + "\n");
   }
   void TearDown() override {
     daemons_.clear();  // stops them (SIGKILL by PID) if still running
@@ -176,7 +187,33 @@ class PrometheusProof : public ::testing::Test {
            "    connect_port: " +
            open +
            "\n"
-           "    labels: {group: monitoring}\n";
+           "    labels: {group: monitoring}\n"
+           "  - name: node-mesh\n"
+           "    type: dns\n"
+           "    query: mesh.cluster.test.\n"
+           "    connect_port: " +
+           open +
+           "\n"
+           "    max_connect: 5\n"
+           "    labels: {group: node-mesh}\n"
+           "  - name: webhook-inbound\n"
+           "    type: inbound\n"
+           "    ports: [" +
+           std::to_string(free_port()) +
+           "]\n"
+           "    interval: 2s\n"
+           "    timeout: 1s\n"
+           "    labels: {group: inbound}\n"
+           "  - name: kubelet-inbound\n"
+           "    type: kubelet\n"
+           "    interval: 2s\n"
+           "    timeout: 1s\n"
+           "    labels: {group: inbound}\n"
+           "kubernetes:\n"
+           "  api_server: " +
+           apiserver_->url() + "\n  token_file: " + (dir_ / "token").string() +
+           "\n  ca_file: " + (dir_ / "ca.crt").string() +
+           "\n  namespace: monitoring\n  pod_name: reachprobe-x7k2p\n  pod_ip: 127.0.0.1\n";
   }
 
   // GET /api/v1/... on Prometheus; the parsed JSON, or nullopt on a failed request.
@@ -199,6 +236,8 @@ class PrometheusProof : public ::testing::Test {
   tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   std::uint16_t closed_port_ = free_port();
   std::uint16_t prom_port_ = 0;
+  TestPki pki_;
+  std::unique_ptr<FakeApiServer> apiserver_;
   std::vector<std::unique_ptr<ChildProcess>> daemons_;
   std::unique_ptr<ChildProcess> prometheus_;
 };
@@ -351,8 +390,10 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
   const std::regex label_values(R"(label_values\((.*),\s*(\w+)\)$)");
   std::map<std::string, std::set<std::string>> expected = {
       {"node", {"node-a", "node-b", "node-c"}},
-      {"group", {"control-plane", "monitoring"}},
-      {"target", {"apiserver", "apiserver-by-name", "webhook", "alertmanager-pods"}}};
+      {"group", {"control-plane", "monitoring", "node-mesh", "inbound"}},
+      {"target",
+       {"apiserver", "apiserver-by-name", "webhook", "alertmanager-pods", "node-mesh",
+        "webhook-inbound", "kubelet-inbound"}}};
   for (const auto& [_, v] : dashboard.get_child("templating.list")) {
     if (v.get<std::string>("type") != "query") continue;
     const auto name = v.get<std::string>("name");
