@@ -93,6 +93,10 @@ TEST(FormatLatency, PicksAReadableUnit) {
   EXPECT_EQ(format_latency(850us), "850us");
   EXPECT_EQ(format_latency(12300us), "12.3ms");
   EXPECT_EQ(format_latency(2s), "2.00s");
+  // Never "1000us" or "1000.0ms": the next unit takes over where rounding reaches it.
+  EXPECT_EQ(format_latency(999999ns), "1.0ms");
+  EXPECT_EQ(format_latency(999990us), "1.00s");
+  EXPECT_EQ(format_latency(999400us), "999.4ms");
 }
 
 }  // namespace

@@ -71,31 +71,35 @@ Dnsmasq::Dnsmasq(const std::vector<std::string>& options) {
   throw std::runtime_error("dnsmasq did not start: " + why);
 }
 
+Dnsmasq::Dnsmasq(const std::string& netns, const std::string& address,
+                 const std::vector<std::string>& options)
+    : netns_(netns), address_(address) {
+  std::string why;
+  if (!start(options, why))
+    throw std::runtime_error("dnsmasq in " + netns + " did not start: " + why);
+}
+
 Dnsmasq::~Dnsmasq() = default;
 
 bool Dnsmasq::start(const std::vector<std::string>& options, std::string& why) {
-  port_ = free_port();
+  // In a namespace of its own, port 53 is free.
+  port_ = netns_.empty() ? free_port() : 53;
   if (port_ == 0) {
     why = "no free port";
     return false;
   }
-  std::vector<std::string> argv = {binary(),
-                                   "--keep-in-foreground",
-                                   "--no-resolv",
-                                   "--no-hosts",
-                                   "--conf-file=/dev/null",
-                                   "--pid-file",
-                                   "--port=" + std::to_string(port_),
-                                   "--listen-address=127.0.0.1",
-                                   "--bind-interfaces",
-                                   "--log-facility=-",
-                                   "--log-queries"};
+  std::vector<std::string> argv;
+  if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
+  argv.insert(argv.end(), {binary(), "--keep-in-foreground", "--no-resolv", "--no-hosts",
+                           "--conf-file=/dev/null", "--pid-file", "--port=" + std::to_string(port_),
+                           "--listen-address=" + address_, "--bind-interfaces", "--log-facility=-",
+                           "--log-queries"});
   argv.insert(argv.end(), options.begin(), options.end());
   process_ = std::make_unique<ChildProcess>(argv);
 
   asio::io_context io;
   asio::ip::udp::socket probe(io, asio::ip::udp::v4());
-  probe.connect(asio::ip::udp::endpoint(asio::ip::address_v4::loopback(), port_));
+  probe.connect(asio::ip::udp::endpoint(asio::ip::make_address(address_), port_));
   probe.non_blocking(true);
   const bool up = wait_until([&] { return !process_->running() || answers_dns(probe); }, 5s) &&
                   process_->running();

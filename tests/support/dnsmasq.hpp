@@ -24,12 +24,16 @@ class Dnsmasq {
 
   // Throws std::runtime_error with dnsmasq's own output if it does not come up.
   explicit Dnsmasq(const std::vector<std::string>& options);
+  // The DNS server of a test host: dnsmasq inside `netns` (`ip netns exec`), on
+  // address:53 of that namespace.
+  Dnsmasq(const std::string& netns, const std::string& address,
+          const std::vector<std::string>& options);
   ~Dnsmasq();
   Dnsmasq(const Dnsmasq&) = delete;
   Dnsmasq& operator=(const Dnsmasq&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string server() const { return address_ + ":" + std::to_string(port_); }
   pid_t pid() const { return process_->pid(); }
 
   // SIGSTOP / SIGCONT: a stopped dnsmasq keeps its sockets but answers nothing, as a server
@@ -46,6 +50,8 @@ class Dnsmasq {
   bool start(const std::vector<std::string>& options, std::string& why);
 
   std::unique_ptr<ChildProcess> process_;
+  std::string netns_;
+  std::string address_ = "127.0.0.1";
   std::uint16_t port_ = 0;
 };
 
