@@ -14,6 +14,8 @@
 #include <boost/asio/ip/udp.hpp>
 #include <fstream>
 #include <functional>
+#include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -577,6 +579,31 @@ TEST(SelectConnectAddresses, NodesSpreadOverTheAddresses) {
   }
   EXPECT_GE(distinct_choices.size(), 10u) << "nodes should mostly choose differently";
   EXPECT_GE(covered.size(), 9u) << "20 nodes x 2 should cover (almost) all 10 addresses";
+}
+
+// The node mesh: 100 nodes resolve the DaemonSet's headless Service (100 addresses, one
+// per node) and each connects to 5: about 5 probers per node, 500 series, not 10,000.
+TEST(SelectConnectAddresses, AMeshOfAHundredNodesProbesEachNodeAboutNTimes) {
+  constexpr std::size_t kNodes = 100, kLimit = 5;
+  auto addresses = pod_addresses(kNodes);
+  std::map<asio::ip::address, int> probed_by;
+  std::size_t series = 0;
+  for (std::size_t node = 0; node < kNodes; ++node) {
+    auto picked = select_connect_addresses(addresses, kLimit, "ip-10-0-" + std::to_string(node));
+    EXPECT_EQ(picked.size(), kLimit);
+    series += picked.size();
+    for (const auto& a : picked) ++probed_by[a];
+  }
+  EXPECT_EQ(series, kNodes * kLimit);
+  int least = 1000, most = 0;
+  for (const auto& a : addresses) {
+    least = std::min(least, probed_by[a]);
+    most = std::max(most, probed_by[a]);
+  }
+  std::cout << "[mesh] 100 nodes x max_connect 5: each node probed by " << least << ".." << most
+            << " peers\n";
+  EXPECT_GE(static_cast<int>(probed_by.size()), 97) << "(almost) every node has a prober";
+  EXPECT_LE(most, 15) << "no node is probed by a crowd";
 }
 
 TEST(SelectConnectAddresses, ChurnChangesAtMostOneChoice) {
