@@ -212,7 +212,9 @@ class Listener:
 
 
 def reachprobe_config(path, listener, proto, copies, names, interval, port):
-    lines = [f"interval: {interval}", "timeout: 2s", f"listen: 127.0.0.1:{port}"]
+    timeout_ms = int(min(2.0, interval / 2) * 1000)
+    lines = [f"interval: {int(interval * 1000)}ms", f"timeout: {timeout_ms}ms",
+             f"listen: 127.0.0.1:{port}"]
     if proto == "dns":
         lines += ["dns:", f'  servers: ["{listener.dns}"]']
     lines.append("targets:")
@@ -282,7 +284,7 @@ class Bench:
         elif subject == "reachprobe":
             rp_port = free_port()
             cfg = os.path.join(self.workdir, f"reachprobe-{proto}-{copies}.yaml")
-            reachprobe_config(cfg, L, proto, copies, self.endpoints, f"{a.interval:g}s", rp_port)
+            reachprobe_config(cfg, L, proto, copies, self.endpoints, a.interval, rp_port)
             p = self.procs.start("reachprobe", [self.reachprobe, "run", "--config", cfg])
             # One whole interval first: every endpoint has been probed once and has its
             # series, which is the steady state a DaemonSet lives in.
@@ -329,6 +331,8 @@ class Bench:
                 self.procs.stop(h)
             self.procs.stop(p)
         done = (s1[0] - s0[0]) if proto == "tcp" else (s1[1] - s0[1])
+        if done <= 0:  # a broken harness, not a slow machine
+            raise RuntimeError(f"{subject} {proto}: the listener counted no probe")
         first = s1[2] if proto == "tcp" else s1[3]
         r.update({
             "cpu_us": (cpu1 - cpu0) * 1e6 / done if done else float("nan"),
@@ -349,7 +353,7 @@ class Bench:
         a = self.a
         port = free_port()
         cfg = os.path.join(self.workdir, "reachprobe-scrape.yaml")
-        reachprobe_config(cfg, self.listener, "tcp", 1, 0, f"{a.interval:g}s", port)
+        reachprobe_config(cfg, self.listener, "tcp", 1, 0, a.interval, port)
         p = self.procs.start("reachprobe-scrape", [self.reachprobe, "run", "--config", cfg])
         try:
             time.sleep(a.interval + a.warm)
