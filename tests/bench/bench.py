@@ -256,7 +256,7 @@ class Bench:
         self.a, self.procs, self.workdir = args, procs, workdir
         exe = lambda n: os.path.join(args.build_dir, "tests", "bench", n)
         self.floor_exe, self.client_exe = exe("bench_floor"), exe("bench_client")
-        self.reachprobe = os.path.join(args.build_dir, "reachprobe")
+        self.reachprobe = args.reachprobe or os.path.join(args.build_dir, "reachprobe")
         self.blackbox = shutil.which("prometheus-blackbox-exporter")
         self.listener = Listener(procs, exe("bench_listen"), args.addrs, args.ports)
         self.endpoints = args.addrs * args.ports
@@ -309,6 +309,7 @@ class Bench:
             while time.monotonic() < end_warm:
                 self.check_alive(p, *helpers)
                 time.sleep(0.05)
+            rss_unscraped = rss_mib(p.pid)  # before the first scrape of /metrics
             if rp_port:
                 wait_http(rp_port, "/readyz", p, a.interval + 5)
                 before = parse_metrics(http_get(rp_port, "/metrics")[1].decode())
@@ -338,11 +339,12 @@ class Bench:
             "cpu_us": (cpu1 - cpu0) * 1e6 / done if done else float("nan"),
             "cpu_pct": (cpu1 - cpu0) * 100 / (t1 - t0),
             "rss": rss,
+            "rss_unscraped": rss_unscraped,
             "rate": done / (t1 - t0),
             "startup_ms": (first - spawned) / 1e6 if first and subject != "blackbox" else None,
         })
         log(f"  {subject:10} {proto}: {r['cpu_us']:.1f} us/probe, {r['cpu_pct']:.2f}% of a core, "
-            f"{r['rss']:.1f} MiB, {r['rate']:.0f}/s" +
+            f"{r['rss']:.1f} MiB ({r['rss_unscraped']:.1f} before a scrape), {r['rate']:.0f}/s" +
             (f", lag p99 <= {r['lag_p99_ms']:g} ms, mean {r['lag_mean_ms']:.3f} ms, "
              f"skipped {r['skipped']:.0f}" if rp_port else ""))
         return r
@@ -448,6 +450,9 @@ def main():
     ap.add_argument("--only", default="tcp,dns,scale,scrape",
                     help="comma-separated parts: tcp, dns, scale, scrape")
     ap.add_argument("--out", help="also write the table (markdown) here")
+    ap.add_argument("--subjects", default="floor,reachprobe,blackbox",
+                    help="comma-separated: floor, reachprobe, blackbox")
+    ap.add_argument("--reachprobe", help="the binary to measure (default: BUILD_DIR/reachprobe)")
     args = ap.parse_args()
     if args.quick:
         args.addrs, args.ports, args.interval = 2, 50, 0.5  # 100 endpoints, 200/s
@@ -474,7 +479,9 @@ def main():
     ok = True
     try:
         bench = Bench(args, procs, workdir)
-        subjects = ["floor", "reachprobe"] + (["blackbox"] if bench.blackbox else [])
+        wanted = set(args.subjects.split(","))
+        subjects = [s for s in ("floor", "reachprobe", "blackbox") if s in wanted and
+                    (s != "blackbox" or bench.blackbox)]
         if not bench.blackbox:
             log("prometheus-blackbox-exporter is not installed (scripts/install-deps.sh): "
                 "no peer column")
@@ -546,6 +553,7 @@ def report(args, bench, subjects, results, scale, scrape):
         row("CPU µs per probe", "cpu_us")
         row("CPU % of one core", "cpu_pct", "{:.2f}")
         row("resident MiB", "rss")
+        row("resident MiB before any scrape", "rss_unscraped")
         row("probes/s", "rate", "{:.0f}")
         rp = R["reachprobe"]
         out.append("| startup to first probe, ms | " + " | ".join(

@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
           c.busy = false;
           const bool ok_status = response.compare(0, 12, "HTTP/1.1 200") == 0;
           (ok_status && response.find("\nprobe_success 1") != std::string::npos) ? ++success
-                                                                                  : ++failure;
+                                                                                 : ++failure;
         }
       }
     }

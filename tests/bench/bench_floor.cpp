@@ -173,7 +173,8 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "floor %s: ok %llu failed %llu timeout %llu skipped %llu\n", mode.c_str(),
                static_cast<unsigned long long>(ok), static_cast<unsigned long long>(failed),
-               static_cast<unsigned long long>(timed_out), static_cast<unsigned long long>(skipped));
+               static_cast<unsigned long long>(timed_out),
+               static_cast<unsigned long long>(skipped));
   close(tfd);
   close(sfd);
   close(ep);

@@ -142,11 +142,10 @@ int main(int argc, char** argv) {
         auto got = read(c, line, sizeof line - 1);
         if (got > 0 && std::strncmp(line, "reset", 5) == 0) first_accept = first_query = 0;
         char out[128];
-        int len = std::snprintf(out, sizeof out, "%llu %llu %lld %lld\n",
-                                static_cast<unsigned long long>(accepts),
-                                static_cast<unsigned long long>(queries),
-                                static_cast<long long>(first_accept),
-                                static_cast<long long>(first_query));
+        int len = std::snprintf(
+            out, sizeof out, "%llu %llu %lld %lld\n", static_cast<unsigned long long>(accepts),
+            static_cast<unsigned long long>(queries), static_cast<long long>(first_accept),
+            static_cast<long long>(first_query));
         if (write(c, out, static_cast<std::size_t>(len)) < 0) {
           // the harness gave up on this answer; nothing to do
         }

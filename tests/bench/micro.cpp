@@ -15,6 +15,7 @@
 #include "probe/core/endpoint.hpp"
 #include "probe/core/probe_result.hpp"
 #include "probe/engine/scheduler.hpp"
+#include "probe/sinks/exposition.hpp"
 #include "probe/sinks/metrics_sink.hpp"
 
 namespace {
@@ -74,7 +75,10 @@ BENCHMARK(BM_EndpointKey);
 
 void BM_NextSlot(benchmark::State& state) {
   const auto interval = std::chrono::seconds(10);
-  const auto offset = reachprobe::phase_offset("bench\x1f" "127.77.0.1:21000", interval);
+  const auto offset = reachprobe::phase_offset(
+      "bench\x1f"
+      "127.77.0.1:21000",
+      interval);
   auto now = reachprobe::Clock::now();
   for (auto _ : state) {
     benchmark::DoNotOptimize(reachprobe::next_slot(now, interval, offset));
@@ -99,6 +103,33 @@ void BM_Exposition(benchmark::State& state) {
   state.counters["bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_Exposition)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// The same with the daemon's renderer (probe/sinks/exposition.cpp), and its two halves.
+void BM_ExpositionRenderText(benchmark::State& state) {
+  prometheus::Registry registry;
+  reachprobe::MetricsSink sink(registry);
+  const auto endpoints = tcp_endpoints(static_cast<int>(state.range(0)));
+  const auto result = ok_result();
+  for (const auto& e : endpoints) sink.record(e, result);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    auto text = reachprobe::render_text(registry.Collect());
+    bytes = text.size();
+    benchmark::DoNotOptimize(text.data());
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_ExpositionRenderText)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+void BM_CollectOnly(benchmark::State& state) {
+  prometheus::Registry registry;
+  reachprobe::MetricsSink sink(registry);
+  const auto endpoints = tcp_endpoints(static_cast<int>(state.range(0)));
+  const auto result = ok_result();
+  for (const auto& e : endpoints) sink.record(e, result);
+  for (auto _ : state) benchmark::DoNotOptimize(registry.Collect());
+}
+BENCHMARK(BM_CollectOnly)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
