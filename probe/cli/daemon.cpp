@@ -1,7 +1,6 @@
 #include "probe/cli/daemon.hpp"
 
 #include <fmt/format.h>
-#include <prometheus/text_serializer.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -10,6 +9,7 @@
 
 #include "probe/core/node_name.hpp"
 #include "probe/log/logging.hpp"
+#include "probe/sinks/exposition.hpp"
 #include "reachprobe/version.hpp"
 
 namespace reachprobe::cli {
@@ -195,7 +195,7 @@ std::string Daemon::render_metrics() const {
   auto families = registry_->Collect();
   auto process = process_metrics_->Collect();
   families.insert(families.end(), process.begin(), process.end());
-  return prometheus::TextSerializer().Serialize(families);
+  return render_text(families);
 }
 
 }  // namespace reachprobe::cli
