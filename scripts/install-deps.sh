@@ -9,6 +9,8 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
+  # benchmarks (scripts/bench.sh): the peer it is compared with
+  prometheus-blackbox-exporter
 )
 # The deploy/ checks' tools (node, the npm packages of deploy/tools, kubectl), unless
 # REACHPROBE_DEPLOY_TOOLS=0 (deploy/Dockerfile's build stage needs none of them).

@@ -1,7 +1,7 @@
 #include "probe/cli/daemon.hpp"
 
 #include <fmt/format.h>
-#include <prometheus/text_serializer.h>
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -10,6 +10,7 @@
 
 #include "probe/core/node_name.hpp"
 #include "probe/log/logging.hpp"
+#include "probe/sinks/exposition.hpp"
 #include "reachprobe/version.hpp"
 
 namespace reachprobe::cli {
@@ -43,6 +44,16 @@ std::size_t default_max_concurrent_probes() {
 
 Daemon::Daemon(boost::asio::io_context& io, Options options)
     : io_(io), options_(std::move(options)) {
+#ifdef __GLIBC__
+  // Memory of a scrape goes back to the kernel once it is served (see render_metrics). One
+  // malloc arena: the renderer thread's own arena kept the collected copy of the series
+  // resident between scrapes (+15 MiB with 10,000 endpoints) whatever malloc_trim did, and
+  // two threads that mostly wait contend for nothing. A fixed mmap threshold (glibc raises
+  // its default one after each large free): the text of a scrape, megabytes, is always its
+  // own mapping.
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
   scheduler_.observer.on_start = [this](const Endpoint& e, Duration lag) {
     scheduler_metrics_.started(e, lag);
   };
@@ -197,10 +208,19 @@ bool Daemon::ready() const {
 }
 
 std::string Daemon::render_metrics() const {
-  auto families = registry_->Collect();
-  auto process = process_metrics_->Collect();
-  families.insert(families.end(), process.begin(), process.end());
-  return prometheus::TextSerializer().Serialize(families);
+  std::string text;
+  {
+    auto families = registry_->Collect();
+    auto process = process_metrics_->Collect();
+    families.insert(families.end(), process.begin(), process.end());
+    text = render_text(families);
+  }
+#ifdef __GLIBC__
+  // The collected copy of every series (tens of MB with 10,000 endpoints) was just freed in
+  // the renderer thread's arena; without this glibc keeps it resident between scrapes.
+  malloc_trim(0);
+#endif
+  return text;
 }
 
 }  // namespace reachprobe::cli
