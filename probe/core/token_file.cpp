@@ -13,7 +13,7 @@ namespace reachprobe {
 namespace {
 
 // A token is a line of base64url and dots; anything this big is not one.
-constexpr off_t kMaxTokenBytes = 64 * 1024;
+constexpr off_t kMaxTokenBytes = off_t{64} * 1024;
 
 std::string trimmed(const std::string& text) {
   const auto first = text.find_first_not_of(" \t\r\n");

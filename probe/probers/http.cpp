@@ -18,18 +18,19 @@ HttpProber::HttpProber(std::shared_ptr<dns::Resolver> resolver) : client_(std::m
 
 asio::awaitable<ProbeResult> HttpProber::probe(const Endpoint& endpoint, Deadline deadline) {
   const auto start = Clock::now();
-  const Target& target = *endpoint.target;
   ProbeResult result;
-  auto finish = [&] {
-    result.set_phase(Phase::Total, since(start));
-    return std::move(result);
-  };
+  co_await request(*endpoint.target, deadline, result);
+  result.set_phase(Phase::Total, since(start));
+  co_return result;
+}
 
+asio::awaitable<void> HttpProber::request(const Target& target, Deadline deadline,
+                                          ProbeResult& result) {
   auto parsed = parse_url(target.url);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
     result.outcome = Outcome::Error;
     result.message = *problem;
-    co_return finish();
+    co_return;
   }
   Url url = std::get<Url>(parsed);
   const TlsOptions tls = target.tls.value_or(TlsOptions{});
@@ -39,7 +40,7 @@ asio::awaitable<ProbeResult> HttpProber::probe(const Endpoint& endpoint, Deadlin
     if (!read.problem.empty()) {
       result.outcome = Outcome::Error;
       result.message = read.problem;
-      co_return finish();
+      co_return;
     }
     token = std::move(read.token);
   }
@@ -52,7 +53,7 @@ asio::awaitable<ProbeResult> HttpProber::probe(const Endpoint& endpoint, Deadlin
     // Each hop's phases are its own; the total covers them all.
     result.phases = {};
     auto response = co_await client_.exchange(url, message, tls, deadline, result);
-    if (!response) co_return finish();
+    if (!response) co_return;
     result.http_status = response->status;
 
     const bool redirect = is_redirect_status(response->status) && !response->location.empty();
@@ -62,14 +63,14 @@ asio::awaitable<ProbeResult> HttpProber::probe(const Endpoint& endpoint, Deadlin
         result.outcome = Outcome::Error;
         result.message = fmt::format("more than {} redirects, the last to {}", kMaxRedirects,
                                      body_excerpt(response->location, kBodyExcerptBytes));
-        co_return finish();
+        co_return;
       }
       auto next = resolve_location(url, response->location);
       if (auto* problem = std::get_if<std::string>(&next)) {
         result.outcome = Outcome::Error;
         result.message = fmt::format("{} redirects to an unusable location: {}", current_url,
                                      body_excerpt(*problem, kBodyExcerptBytes));
-        co_return finish();
+        co_return;
       }
       // A token goes only where it was meant to go, as Go's client and curl do.
       if (std::get<Url>(next).host != url.host) token.clear();
@@ -82,7 +83,7 @@ asio::awaitable<ProbeResult> HttpProber::probe(const Endpoint& endpoint, Deadlin
         status_expected(response->status, target.expect_status) ? Outcome::Ok : Outcome::BadStatus;
     result.message = describe_response(*response, current_url, target.expect_status,
                                        redirect && !target.follow_redirects);
-    co_return finish();
+    co_return;
   }
 }
 

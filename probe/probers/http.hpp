@@ -23,6 +23,10 @@ class HttpProber final : public Prober {
   boost::asio::awaitable<ProbeResult> probe(const Endpoint& endpoint, Deadline deadline) override;
 
  private:
+  // The request and its redirects; `result` holds the outcome.
+  boost::asio::awaitable<void> request(const Target& target, Deadline deadline,
+                                       ProbeResult& result);
+
   HttpClient client_;
   TokenFiles tokens_;
 };

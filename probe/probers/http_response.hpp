@@ -13,7 +13,7 @@ namespace reachprobe {
 
 // Enough of a body to explain a failure (an API server's Status, an error page); the rest
 // is not read. Headers beyond the limit are not a server worth waiting for.
-inline constexpr std::size_t kResponseBodyLimit = 64 * 1024;
+inline constexpr std::size_t kResponseBodyLimit = std::size_t{64} * 1024;
 inline constexpr std::uint32_t kResponseHeaderLimit = 64 * 1024;
 inline constexpr std::size_t kBodyExcerptBytes = 200;
 
