@@ -12,5 +12,5 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 build_dir="${BENCH_BUILD_DIR:-build-bench}"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
-cmake --build "$build_dir" --parallel 2 --target reachprobe bench_listen bench_floor bench_client
+cmake --build "$build_dir" --parallel 2 --target reachprobe bench_listen bench_floor bench_client >&2
 exec python3 tests/bench/bench.py --build-dir "$build_dir" "$@"
