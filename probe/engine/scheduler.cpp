@@ -126,6 +126,33 @@ void Scheduler::record(Runner& runner, const Endpoint& endpoint, const ProbeResu
 
 bool Scheduler::all_probed_once() const { return unprobed_ == 0; }
 
+// In a coroutine of its own so that its frame (the endpoint, the prober, the result) exists
+// only while a probe runs, not for the whole life of every endpoint's loop: with 10,000
+// endpoints that is megabytes of resident memory. `runner` is kept alive by run().
+asio::awaitable<void> Scheduler::probe_slot(Runner& runner, Clock::time_point slot) {
+  // Copied: a reload may replace the runner's endpoint and prober while this probe runs.
+  const Endpoint endpoint = runner.endpoint;
+  const auto prober = runner.prober;
+  const auto started = Clock::now();
+  if (observer.on_start) observer.on_start(endpoint, started - slot);
+  ProbeResult result;
+  ++in_flight_;
+  try {
+    result = co_await prober->probe(endpoint, Deadline{started + endpoint.target->timeout});
+  } catch (const std::exception& e) {
+    result.outcome = Outcome::Error;
+    result.message = std::string("internal error: ") + e.what();
+  }
+  --in_flight_;
+  if (runner.stopped) co_return;
+
+  if (!runner.probed_once) {
+    runner.probed_once = true;
+    if (unprobed_ > 0) --unprobed_;
+  }
+  record(runner, endpoint, result);
+}
+
 asio::awaitable<void> Scheduler::run(std::shared_ptr<Runner> runner) {
   const Duration interval = runner->endpoint.target->interval;
   const Duration offset = phase_offset(runner->endpoint.key(), interval);
@@ -137,36 +164,17 @@ asio::awaitable<void> Scheduler::run(std::shared_ptr<Runner> runner) {
     co_await runner->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (runner->stopped) co_return;
 
-    // Copied: a reload may replace the runner's endpoint and prober while this probe runs.
-    const Endpoint endpoint = runner->endpoint;
-    const auto prober = runner->prober;
     if (max_in_flight_ != 0 && in_flight_ >= max_in_flight_) {
-      if (observer.on_skip) observer.on_skip(endpoint, SkipReason::Overloaded, 1);
+      if (observer.on_skip) observer.on_skip(runner->endpoint, SkipReason::Overloaded, 1);
     } else {
-      const auto started = Clock::now();
-      if (observer.on_start) observer.on_start(endpoint, started - slot);
-      ProbeResult result;
-      ++in_flight_;
-      try {
-        result = co_await prober->probe(endpoint, Deadline{started + endpoint.target->timeout});
-      } catch (const std::exception& e) {
-        result.outcome = Outcome::Error;
-        result.message = std::string("internal error: ") + e.what();
-      }
-      --in_flight_;
+      co_await probe_slot(*runner, slot);
       if (runner->stopped) co_return;
-
-      if (!runner->probed_once) {
-        runner->probed_once = true;
-        if (unprobed_ > 0) --unprobed_;
-      }
-      record(*runner, endpoint, result);
     }
 
     auto next = next_slot(Clock::now(), interval, offset);
     if (next <= slot) next = slot + interval;
     if (auto missed = static_cast<std::uint64_t>((next - slot) / interval) - 1; missed > 0) {
-      if (observer.on_skip) observer.on_skip(endpoint, SkipReason::Late, missed);
+      if (observer.on_skip) observer.on_skip(runner->endpoint, SkipReason::Late, missed);
     }
     slot = next;
   }

@@ -75,6 +75,7 @@ class Scheduler {
  private:
   struct Runner;
   boost::asio::awaitable<void> run(std::shared_ptr<Runner> runner);
+  boost::asio::awaitable<void> probe_slot(Runner& runner, Clock::time_point slot);
   void record(Runner& runner, const Endpoint& endpoint, const ProbeResult& result);
   void retire(Runner& runner);
 
