@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -208,13 +209,19 @@ bool Daemon::ready() const {
 }
 
 std::string Daemon::render_metrics() const {
+  // Sized like the last exposition (plus a margin), so a scrape grows its buffer at most
+  // once: with 10,000 endpoints that is 20 MB that would otherwise be copied as it doubles.
+  static std::atomic<std::size_t> last_size{0};
   std::string text;
+  text.reserve(last_size.load(std::memory_order_relaxed) * 9 / 8 + 4096);
   {
     auto families = registry_->Collect();
     auto process = process_metrics_->Collect();
     families.insert(families.end(), process.begin(), process.end());
-    text = render_text(families);
+    render_text(families, text);
   }
+  metrics_.render(text);
+  last_size.store(text.size(), std::memory_order_relaxed);
 #ifdef __GLIBC__
   // The collected copy of every series (tens of MB with 10,000 endpoints) was just freed in
   // the renderer thread's arena; without this glibc keeps it resident between scrapes.

@@ -49,7 +49,7 @@ class Daemon {
   boost::asio::io_context& io_;
   Options options_;
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
-  MetricsSink metrics_{*registry_};
+  MetricsSink metrics_;
   SchedulerMetrics scheduler_metrics_{*registry_};
   DaemonMetrics daemon_metrics_{*registry_};
   std::shared_ptr<ProcessCollector> process_metrics_ = std::make_shared<ProcessCollector>();

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -175,28 +174,41 @@ std::string_view type_name(prometheus::MetricType type) {
 
 }  // namespace
 
-std::string render_text(const std::vector<prometheus::MetricFamily>& families) {
-  // Sized like the last exposition (plus a margin), so a scrape grows its buffer at most
-  // once: with 10,000 endpoints that is 25 MB that would otherwise be copied as it doubles.
-  static std::atomic<std::size_t> last_size{0};
-  Out out;
-  out.reserve(last_size.load(std::memory_order_relaxed) * 9 / 8 + 4096);
-  for (const auto& family : families) {
-    if (!family.help.empty()) {
-      append(out, "# HELP ");
-      append(out, family.name);
-      out.push_back(' ');
-      append(out, family.help);
-      out.push_back('\n');
-    }
-    append(out, "# TYPE ");
-    append(out, family.name);
+namespace exposition {
+
+void append_header(std::string& out, std::string_view name, std::string_view help,
+                   std::string_view type) {
+  if (!help.empty()) {
+    append(out, "# HELP ");
+    append(out, name);
     out.push_back(' ');
-    append(out, type_name(family.type));
+    append(out, help);
     out.push_back('\n');
+  }
+  append(out, "# TYPE ");
+  append(out, name);
+  out.push_back(' ');
+  append(out, type);
+  out.push_back('\n');
+}
+
+void append_escaped(std::string& out, std::string_view value) { write_escaped(out, value); }
+void append_value(std::string& out, double value) { write_value(out, value); }
+void append_value(std::string& out, std::uint64_t value) { append_number(out, value); }
+void append_value(std::string& out, std::int64_t value) { append_number(out, value); }
+
+}  // namespace exposition
+
+void render_text(const std::vector<prometheus::MetricFamily>& families, std::string& out) {
+  for (const auto& family : families) {
+    exposition::append_header(out, family.name, family.help, type_name(family.type));
     for (const auto& metric : family.metric) write_metric(out, family, metric);
   }
-  last_size.store(out.size(), std::memory_order_relaxed);
+}
+
+std::string render_text(const std::vector<prometheus::MetricFamily>& families) {
+  std::string out;
+  render_text(families, out);
   return out;
 }
 

@@ -1,8 +1,13 @@
 #include "probe/sinks/metrics_sink.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <limits>
+#include <map>
 
+#include "probe/sinks/exposition.hpp"
 #include "reachprobe/version.hpp"
 
 namespace reachprobe {
@@ -14,47 +19,107 @@ std::size_t index(Outcome o) { return static_cast<std::size_t>(o); }
 
 double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
+constexpr std::array<double, 16> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                   0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                   1,      2.5,     5,      10};
+
+// `le="0.0001"} ` for each bound, then `le="+Inf"} `: written once, not per scrape line.
+const std::array<std::string, kLatencyBounds.size() + 1>& le_labels() {
+  static const auto labels = [] {
+    std::array<std::string, kLatencyBounds.size() + 1> out;
+    for (std::size_t i = 0; i < kLatencyBounds.size(); ++i) {
+      out[i] = "le=\"";
+      exposition::append_value(out[i], kLatencyBounds[i]);
+      out[i] += "\"} ";
+    }
+    out.back() = "le=\"+Inf\"} ";
+    return out;
+  }();
+  return labels;
+}
+
+// One writer (the event loop), any number of readers (a scrape): a relaxed load and store
+// is enough and costs no locked instruction per probe.
+template <typename T>
+void store(std::atomic<T>& a, T v) {
+  a.store(v, std::memory_order_relaxed);
+}
+template <typename T>
+T load(const std::atomic<T>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+void increment(std::atomic<std::uint64_t>& a) { store(a, load(a) + 1); }
+
+constexpr std::int64_t kAbsent = std::numeric_limits<std::int64_t>::min();
+
+constexpr std::string_view kSuccess = "reachprobe_probe_success";
+constexpr std::string_view kDuration = "reachprobe_probe_duration_seconds";
+constexpr std::string_view kProbes = "reachprobe_probes_total";
+constexpr std::string_view kDnsAnswers = "reachprobe_dns_answers";
+constexpr std::string_view kCertExpiry = "reachprobe_tls_cert_expiry_timestamp_seconds";
+
 }  // namespace
 
 const std::vector<double>& latency_buckets() {
-  static const std::vector<double> buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                              0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                              1,      2.5,     5,      10};
+  static const std::vector<double> buckets(kLatencyBounds.begin(), kLatencyBounds.end());
   return buckets;
 }
 
-struct MetricsSink::Series {
-  prometheus::Labels labels;
-  prometheus::Gauge* success = nullptr;
-  std::array<prometheus::Histogram*, kPhaseCount> phases{};
-  std::array<prometheus::Counter*, kAllOutcomes.size()> results{};
-  prometheus::Gauge* dns_answers = nullptr;
-  prometheus::Gauge* cert_expiry = nullptr;
+struct LatencyHistogram {
+  // Not cumulative; the last counts observations above the largest bound. The scrape sums
+  // them, so `_count` and the `+Inf` bucket always agree.
+  std::array<std::atomic<std::uint64_t>, kLatencyBounds.size() + 1> counts{};
+  std::atomic<double> sum{0};
+
+  void observe(double v) {
+    const auto bucket = static_cast<std::size_t>(
+        std::lower_bound(kLatencyBounds.begin(), kLatencyBounds.end(), v) - kLatencyBounds.begin());
+    increment(counts[bucket]);
+    store(sum, load(sum) + v);
+  }
 };
 
-MetricsSink::MetricsSink(prometheus::Registry& registry)
-    : success_(prometheus::BuildGauge()
-                   .Name("reachprobe_probe_success")
-                   .Help("1 if the last probe of the endpoint succeeded, else 0")
-                   .Register(registry)),
-      duration_(prometheus::BuildHistogram()
-                    .Name("reachprobe_probe_duration_seconds")
-                    .Help("Latency of each phase of successful probes")
-                    .Register(registry)),
-      probes_(prometheus::BuildCounter()
-                  .Name("reachprobe_probes_total")
-                  .Help("Probes by result")
-                  .Register(registry)),
-      dns_answers_(prometheus::BuildGauge()
-                       .Name("reachprobe_dns_answers")
-                       .Help("Records of the asked type in the last DNS reply of a dns probe")
-                       .Register(registry)),
-      cert_expiry_(prometheus::BuildGauge()
-                       .Name("reachprobe_tls_cert_expiry_timestamp_seconds")
-                       .Help("When the leaf certificate last presented to a tls or https probe "
-                             "expires, in seconds since the epoch")
-                       .Register(registry)) {}
+struct MetricsSink::Series {
+  // `endpoint="..",target="..",type=".."` and the target's labels, sorted by name and
+  // escaped; `result` and `phase` go in at their sorted place.
+  std::string labels;
+  std::size_t result_at = 0;
+  std::size_t phase_at = 0;
 
+  std::atomic<std::uint8_t> success{0};
+  std::array<std::atomic<std::uint64_t>, kAllOutcomes.size()> results{};
+  // Created on the loop when a phase is first measured, published to scrapes by the
+  // release store; freed with the series, which a scrape in progress keeps alive.
+  std::array<std::atomic<LatencyHistogram*>, kPhaseCount> phases{};
+  std::atomic<std::int64_t> dns_answers{kAbsent};
+  std::atomic<std::int64_t> cert_expiry{kAbsent};
+
+  Series() = default;
+  Series(const Series&) = delete;
+  Series& operator=(const Series&) = delete;
+  ~Series() {
+    for (auto& p : phases) delete p.load(std::memory_order_acquire);
+  }
+
+  // The labels with one more, `name="value"`, at the place `at` that was found for it.
+  void labels_with(std::string& out, std::size_t at, std::string_view name,
+                   std::string_view value) const {
+    const std::string_view all = labels;
+    // `at` is 0, the start of a label after its comma, or one past the end.
+    const auto before = all.substr(0, at == 0 ? 0 : at - 1);
+    const auto after = at >= all.size() ? std::string_view{} : all.substr(at);
+    out.append(before);
+    if (!before.empty()) out.push_back(',');
+    out.append(name);
+    out.append("=\"");
+    out.append(value);
+    out.push_back('"');
+    if (!after.empty()) out.push_back(',');
+    out.append(after);
+  }
+};
+
+MetricsSink::MetricsSink() = default;
 MetricsSink::~MetricsSink() = default;
 
 MetricsSink::Series& MetricsSink::series_for(const Endpoint& endpoint) {
@@ -62,43 +127,50 @@ MetricsSink::Series& MetricsSink::series_for(const Endpoint& endpoint) {
   auto it = series_.find(key);
   if (it != series_.end()) return *it->second;
 
-  auto series = std::make_unique<Series>();
-  series->labels = {{"target", endpoint.target_name()},
-                    {"type", std::string(to_string(endpoint.type()))},
-                    {"endpoint", endpoint.label}};
-  for (const auto& [name, value] : endpoint.target->labels) series->labels.emplace(name, value);
-  series->success = &success_.Add(series->labels);
-  auto ok_labels = series->labels;
-  ok_labels.emplace("result", std::string(to_string(Outcome::Ok)));
-  series->results[index(Outcome::Ok)] = &probes_.Add(ok_labels);
+  std::map<std::string_view, std::string_view> sorted = {{"target", endpoint.target_name()},
+                                                         {"type", to_string(endpoint.type())},
+                                                         {"endpoint", endpoint.label}};
+  for (const auto& [name, value] : endpoint.target->labels) sorted.emplace(name, value);
+  auto series = std::make_shared<Series>();
+  bool result_placed = false;
+  bool phase_placed = false;
+  for (const auto& [name, value] : sorted) {
+    if (!series->labels.empty()) series->labels.push_back(',');
+    // Where an extra label goes: before the first label whose name sorts after it.
+    if (!result_placed && name > "result") {
+      series->result_at = series->labels.size();
+      result_placed = true;
+    }
+    if (!phase_placed && name > "phase") {
+      series->phase_at = series->labels.size();
+      phase_placed = true;
+    }
+    series->labels.append(name);
+    series->labels.append("=\"");
+    exposition::append_escaped(series->labels, value);
+    series->labels.push_back('"');
+  }
+  if (!result_placed) series->result_at = series->labels.size() + 1;
+  if (!phase_placed) series->phase_at = series->labels.size() + 1;
+
+  std::lock_guard lock(mutex_);
   return *series_.emplace(std::move(key), std::move(series)).first->second;
 }
 
 void MetricsSink::record(const Endpoint& endpoint, const ProbeResult& result) {
   Series& s = series_for(endpoint);
-  s.success->Set(result.ok() ? 1 : 0);
-
-  auto*& counter = s.results[index(result.outcome)];
-  if (counter == nullptr) {
-    auto labels = s.labels;
-    labels.emplace("result", std::string(to_string(result.outcome)));
-    counter = &probes_.Add(labels);
-  }
-  counter->Increment();
+  store(s.success, static_cast<std::uint8_t>(result.ok() ? 1 : 0));
+  increment(s.results[index(result.outcome)]);
 
   // No reply (a timeout) leaves the count of the last reply standing.
-  if (result.answers) {
-    if (s.dns_answers == nullptr) s.dns_answers = &dns_answers_.Add(s.labels);
-    s.dns_answers->Set(static_cast<double>(*result.answers));
-  }
+  if (result.answers) store(s.dns_answers, static_cast<std::int64_t>(*result.answers));
 
   // The last certificate seen stays until another replaces it: a probe that times out has
   // not seen the certificate change.
   if (result.cert_not_after) {
-    if (s.cert_expiry == nullptr) s.cert_expiry = &cert_expiry_.Add(s.labels);
-    s.cert_expiry->Set(static_cast<double>(
-        std::chrono::duration_cast<std::chrono::seconds>(result.cert_not_after->time_since_epoch())
-            .count()));
+    store(s.cert_expiry, static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                       result.cert_not_after->time_since_epoch())
+                                                       .count()));
   }
 
   if (!result.ok()) return;
@@ -113,30 +185,114 @@ void MetricsSink::record(const Endpoint& endpoint, const ProbeResult& result) {
     // to) is the total: keeping both would double the series for nothing. A lone dns phase
     // stays: dashboards ask for phase="dns" of dns probes by name.
     if (p == Phase::Connect && measured < 2) continue;
-    auto*& histogram = s.phases[index(p)];
+    auto& slot = s.phases[index(p)];
+    auto* histogram = slot.load(std::memory_order_relaxed);
     if (histogram == nullptr) {
-      auto labels = s.labels;
-      labels.emplace("phase", std::string(to_string(p)));
-      histogram = &duration_.Add(labels, latency_buckets());
+      histogram = new LatencyHistogram();
+      slot.store(histogram, std::memory_order_release);
     }
-    histogram->Observe(seconds(*d));
+    histogram->observe(seconds(*d));
   }
 }
 
 void MetricsSink::forget(const Endpoint& endpoint) {
   auto it = series_.find(endpoint.key());
   if (it == series_.end()) return;
-  Series& s = *it->second;
-  success_.Remove(s.success);
-  for (auto* h : s.phases) {
-    if (h) duration_.Remove(h);
-  }
-  for (auto* c : s.results) {
-    if (c) probes_.Remove(c);
-  }
-  if (s.dns_answers) dns_answers_.Remove(s.dns_answers);
-  if (s.cert_expiry) cert_expiry_.Remove(s.cert_expiry);
+  std::shared_ptr<Series> gone;  // freed outside the lock
+  std::lock_guard lock(mutex_);
+  gone = std::move(it->second);
   series_.erase(it);
+}
+
+void MetricsSink::render(std::string& out) const {
+  std::vector<std::shared_ptr<const Series>> all;
+  {
+    std::lock_guard lock(mutex_);
+    all.reserve(series_.size());
+    for (const auto& [key, series] : series_) all.push_back(series);
+  }
+  std::string labels;  // reused for each line that has an extra label
+
+  exposition::append_header(out, kSuccess, "1 if the last probe of the endpoint succeeded, else 0",
+                            "gauge");
+  for (const auto& s : all) {
+    out.append(kSuccess);
+    out.push_back('{');
+    out.append(s->labels);
+    out.append(load(s->success) != 0 ? "} 1\n" : "} 0\n");
+  }
+
+  exposition::append_header(out, kDuration, "Latency of each phase of successful probes",
+                            "histogram");
+  for (const auto& s : all) {
+    for (Phase p : kAllPhases) {
+      const auto* h = s->phases[index(p)].load(std::memory_order_acquire);
+      if (h == nullptr) continue;
+      std::array<std::uint64_t, kLatencyBounds.size() + 1> counts{};
+      std::uint64_t total = 0;
+      for (std::size_t i = 0; i < counts.size(); ++i) total += counts[i] = load(h->counts[i]);
+      labels.clear();
+      s->labels_with(labels, s->phase_at, "phase", to_string(p));
+      const auto line = [&](std::string_view suffix) {
+        out.append(kDuration);
+        out.append(suffix);
+        out.push_back('{');
+        out.append(labels);
+      };
+      line("_count");
+      out.append("} ");
+      exposition::append_value(out, total);
+      out.push_back('\n');
+      line("_sum");
+      out.append("} ");
+      exposition::append_value(out, load(h->sum));
+      out.push_back('\n');
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        cumulative += counts[i];
+        line("_bucket");
+        out.push_back(',');
+        out.append(le_labels()[i]);
+        exposition::append_value(out, cumulative);
+        out.push_back('\n');
+      }
+    }
+  }
+
+  exposition::append_header(out, kProbes, "Probes by result", "counter");
+  for (const auto& s : all) {
+    for (Outcome o : kAllOutcomes) {
+      const auto n = load(s->results[index(o)]);
+      if (n == 0 && o != Outcome::Ok) continue;
+      out.append(kProbes);
+      out.push_back('{');
+      s->labels_with(out, s->result_at, "result", to_string(o));
+      out.append("} ");
+      exposition::append_value(out, n);
+      out.push_back('\n');
+    }
+  }
+
+  const auto gauge = [&](std::string_view name, std::string_view help,
+                         std::atomic<std::int64_t> Series::*field) {
+    exposition::append_header(out, name, help, "gauge");
+    for (const auto& s : all) {
+      const auto v = load((*s).*field);
+      if (v == kAbsent) continue;
+      out.append(name);
+      out.push_back('{');
+      out.append(s->labels);
+      out.append("} ");
+      exposition::append_value(out, v);
+      out.push_back('\n');
+    }
+  };
+  gauge(kDnsAnswers, "Records of the asked type in the last DNS reply of a dns probe",
+        &Series::dns_answers);
+  gauge(kCertExpiry,
+        "When the leaf certificate last presented to a tls or https probe expires, in seconds "
+        "since the epoch",
+        &Series::cert_expiry);
 }
 
 SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)

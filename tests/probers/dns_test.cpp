@@ -490,8 +490,12 @@ TEST_F(DnsProberTest, FanOutToIpv6Loopback) {
 // Pods churn: the answer goes from {a, b} to {b, c}. Through the real Scheduler and
 // MetricsSink, c's series appears at once and a's leaves the registry after the expiry.
 TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
-  prometheus::Registry registry;
-  MetricsSink metrics(registry);
+  MetricsSink metrics;
+  const auto scrape = [&] {
+    std::string out;
+    metrics.render(out);
+    return out;
+  };
   ProberSet probers;
   probers.add(ProbeType::Dns, std::make_unique<DnsProber>(
                                   io, settings({dns.server()}, resolv_conf.path()), "node-a"));
@@ -501,9 +505,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
   const auto series = [&](const std::string& ip) {
     return "endpoint=\"" + ip + ":" + std::to_string(port) + "\"";
   };
-  const auto exposed = [&](const std::string& ip) {
-    return contains(prometheus::TextSerializer().Serialize(registry.Collect()), series(ip));
-  };
+  const auto exposed = [&](const std::string& ip) { return contains(scrape(), series(ip)); };
   dns.set("pods.test", DnsRule::answer({"127.0.0.2", "127.0.0.3"}));
   auto t = dns_target("pods.test.", "A", 100ms);
   t->interval = 150ms;
@@ -512,7 +514,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
 
   ASSERT_TRUE(run_until(
       io, [&] { return exposed("127.0.0.2") && exposed("127.0.0.3"); }, 5s));
-  const auto text = prometheus::TextSerializer().Serialize(registry.Collect());
+  const auto text = scrape();
   EXPECT_TRUE(
       contains(text, R"(reachprobe_dns_answers{endpoint="pods.test.",target="dns",type="dns"} 2)"))
       << text;

@@ -14,33 +14,12 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/exposition.hpp"
+
 namespace reachprobe {
 namespace {
 
-// Every sample of an exposition: "name{labels}" -> value, with `le`/`quantile` values
-// normalised to the double they denote, so that "0.0001" and "1e-04" compare equal.
-std::map<std::string, double> samples(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto space = line.rfind(' ');
-    std::string series = line.substr(0, space);
-    for (const char* key : {"le=\"", "quantile=\""}) {
-      auto at = series.find(key);
-      if (at == std::string::npos) continue;
-      at += std::char_traits<char>::length(key);
-      auto end = series.find('"', at);
-      auto bound = series.substr(at, end - at);
-      if (bound != "+Inf") bound = std::to_string(std::stod(bound));
-      series = series.substr(0, at) + bound + series.substr(end);
-    }
-    const auto value = line.substr(space + 1);
-    out[series] = value == "NaN" || value == "Nan" ? -1234.5 : std::stod(value);
-  }
-  return out;
-}
+using test::samples;
 
 TEST(Exposition, SameSamplesAsPrometheusCppTextSerializer) {
   prometheus::Registry registry;

@@ -28,4 +28,27 @@ std::optional<double> sample(const std::string& exposition, const std::string& s
   return std::nullopt;
 }
 
+std::map<std::string, double> samples(const std::string& exposition) {
+  std::map<std::string, double> out;
+  std::istringstream in(exposition);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    std::string series = line.substr(0, space);
+    for (const char* key : {"le=\"", "quantile=\""}) {
+      auto at = series.find(key);
+      if (at == std::string::npos) continue;
+      at += std::char_traits<char>::length(key);
+      auto end = series.find('"', at);
+      auto bound = series.substr(at, end - at);
+      if (bound != "+Inf") bound = std::to_string(std::stod(bound));
+      series = series.substr(0, at) + bound + series.substr(end);
+    }
+    const auto value = line.substr(space + 1);
+    out[series] = value == "NaN" || value == "Nan" ? -1234.5 : std::stod(value);
+  }
+  return out;
+}
+
 }  // namespace reachprobe::test

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -13,5 +14,10 @@ std::uint16_t free_tcp_port();
 // The value of the sample whose name and labels are exactly `series` in a Prometheus text
 // exposition, e.g. `reachprobe_probe_success{endpoint="a:1",target="t",type="tcp"}`.
 std::optional<double> sample(const std::string& exposition, const std::string& series);
+
+// Every sample of an exposition: "name{labels}" -> value, with `le`/`quantile` values
+// normalised to the double they denote, so that "0.0001" and "1e-04" compare equal, and NaN
+// as -1234.5 so that it compares equal to itself.
+std::map<std::string, double> samples(const std::string& exposition);
 
 }  // namespace reachprobe::test
