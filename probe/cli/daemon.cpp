@@ -4,7 +4,6 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -46,12 +45,10 @@ std::size_t default_max_concurrent_probes() {
 Daemon::Daemon(boost::asio::io_context& io, Options options)
     : io_(io), options_(std::move(options)) {
 #ifdef __GLIBC__
-  // Memory of a scrape goes back to the kernel once it is served (see render_metrics). One
-  // malloc arena: the renderer thread's own arena kept the collected copy of the series
-  // resident between scrapes (+15 MiB with 10,000 endpoints) whatever malloc_trim did, and
-  // two threads that mostly wait contend for nothing. A fixed mmap threshold (glibc raises
-  // its default one after each large free): the text of a scrape, megabytes, is always its
-  // own mapping.
+  // One malloc arena: the renderer thread would otherwise get an arena of its own that
+  // keeps the pieces of the last scrape resident, and two threads that mostly wait contend
+  // for nothing. A fixed mmap threshold (glibc raises its default one after each large
+  // free): whatever large buffer there is goes back to the kernel when freed.
   mallopt(M_ARENA_MAX, 1);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
@@ -92,7 +89,7 @@ std::optional<int> Daemon::start() {
 
   try {
     http::Handlers handlers;
-    handlers.render_metrics = [this] { return render_metrics(); };
+    handlers.open_metrics = [this] { return open_metrics(); };
     handlers.ready = [this] { return ready(); };
     http::ServerOptions server_options;
     server_options.listen = listen;
@@ -208,26 +205,38 @@ bool Daemon::ready() const {
   return was_ready_;
 }
 
-std::string Daemon::render_metrics() const {
-  // Sized like the last exposition (plus a margin), so a scrape grows its buffer at most
-  // once: with 10,000 endpoints that is 20 MB that would otherwise be copied as it doubles.
-  static std::atomic<std::size_t> last_size{0};
-  std::string text;
-  text.reserve(last_size.load(std::memory_order_relaxed) * 9 / 8 + 4096);
-  {
-    auto families = registry_->Collect();
-    auto process = process_metrics_->Collect();
-    families.insert(families.end(), process.begin(), process.end());
-    render_text(families, text);
+namespace {
+
+class DaemonExposition final : public http::MetricsStream {
+ public:
+  DaemonExposition(std::shared_ptr<prometheus::Registry> registry,
+                   std::shared_ptr<ProcessCollector> process, MetricsSink::Exposition endpoints)
+      : registry_(std::move(registry)),
+        process_(std::move(process)),
+        endpoints_(std::move(endpoints)) {}
+
+  bool next(std::string& out, std::size_t budget) override {
+    if (registry_) {
+      // The few families that are not per endpoint, in the first piece.
+      auto families = registry_->Collect();
+      auto process = process_->Collect();
+      families.insert(families.end(), process.begin(), process.end());
+      render_text(families, out);
+      registry_.reset();
+    }
+    return endpoints_.next(out, budget);
   }
-  metrics_.render(text);
-  last_size.store(text.size(), std::memory_order_relaxed);
-#ifdef __GLIBC__
-  // The collected copy of every series (tens of MB with 10,000 endpoints) was just freed in
-  // the renderer thread's arena; without this glibc keeps it resident between scrapes.
-  malloc_trim(0);
-#endif
-  return text;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<ProcessCollector> process_;
+  MetricsSink::Exposition endpoints_;
+};
+
+}  // namespace
+
+std::unique_ptr<http::MetricsStream> Daemon::open_metrics() const {
+  return std::make_unique<DaemonExposition>(registry_, process_metrics_, metrics_.exposition());
 }
 
 }  // namespace reachprobe::cli

@@ -42,7 +42,8 @@ class Daemon {
   boost::asio::ip::tcp::endpoint listening() const { return server_->local_endpoint(); }
 
  private:
-  std::string render_metrics() const;
+  // A scrape of /metrics: the registry's and the process families, then the endpoints'.
+  std::unique_ptr<http::MetricsStream> open_metrics() const;
   bool apply(LoadedConfig loaded);
   void wait_for_sighup();
 

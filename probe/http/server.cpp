@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -46,7 +47,33 @@ Response make_response(bhttp::status status, std::string body, const char* conte
   return res;
 }
 
-asio::awaitable<std::string> render_on(std::function<std::string()> render) { co_return render(); }
+// About this much of the exposition per HTTP chunk: large enough that the per-chunk thread
+// hop and write are noise, small enough that a scrape holds little memory.
+constexpr std::size_t kMetricsPieceBytes = 256 * 1024;
+
+struct Piece {
+  std::string text;
+  bool more = false;
+};
+
+asio::awaitable<Piece> render_piece(std::shared_ptr<MetricsStream> stream) {
+  Piece piece;
+  piece.text.reserve(kMetricsPieceBytes + 16 * 1024);
+  piece.more = stream->next(piece.text, kMetricsPieceBytes);
+  co_return piece;
+}
+
+class WholeText final : public MetricsStream {
+ public:
+  explicit WholeText(std::string text) : text_(std::move(text)) {}
+  bool next(std::string& out, std::size_t) override {
+    out += text_;
+    return false;
+  }
+
+ private:
+  std::string text_;
+};
 
 asio::awaitable<bool> verify_on(const Authenticator& auth, std::string authorization) {
   co_return auth.verify_password(authorization);
@@ -96,6 +123,10 @@ std::shared_ptr<asio::ssl::context> make_server_context(const WebTlsConfig& conf
 }
 
 }  // namespace
+
+std::unique_ptr<MetricsStream> metrics_text(std::string text) {
+  return std::make_unique<WholeText>(std::move(text));
+}
 
 tcp::endpoint parse_listen_address(const std::string& text) {
   std::string host;
@@ -334,14 +365,10 @@ asio::awaitable<void> Server::serve_requests(Stream& stream, Connection& connect
                                                       : "Basic realm=\"reachprobe\"");
         }
       } else if (where == Route::Metrics) {
-        std::string body;
-        if (handlers_.render_metrics) {
-          body = co_await asio::co_spawn(renderer_, render_on(handlers_.render_metrics),
-                                         asio::use_awaitable);
-        }
-        if (stopped_) co_return;
-        res = make_response(bhttp::status::ok, std::move(body), kMetricsContentType, req.version(),
-                            keep_alive);
+        const bool reusable = co_await write_metrics(stream, *connection, req.version(), keep_alive,
+                                                     method == bhttp::verb::head);
+        if (!reusable || stopped_) break;
+        continue;
       } else if (where == Route::Healthz) {
         // Answering at all proves the event loop turns: this runs on it.
         res = make_response(bhttp::status::ok, "ok\n", "text/plain", req.version(), keep_alive);
@@ -368,6 +395,48 @@ asio::awaitable<void> Server::serve_requests(Stream& stream, Connection& connect
     }
     if (ec || close_after || stopped_) break;
   }
+}
+
+template <typename Stream>
+asio::awaitable<bool> Server::write_metrics(Stream& stream, Connection& connection,
+                                            unsigned version, bool keep_alive, bool head_only) {
+  // HTTP/1.1 gets chunks; an HTTP/1.0 client, which knows no chunks, gets a body that ends
+  // with the connection.
+  const bool chunked = version >= 11;
+  bhttp::response<bhttp::empty_body> res{bhttp::status::ok, version};
+  res.set(bhttp::field::server, "reachprobe");
+  res.set(bhttp::field::content_type, kMetricsContentType);
+  res.keep_alive(keep_alive && chunked);
+  if (chunked) res.chunked(true);
+
+  boost::system::error_code ec;
+  connection.transport().expires_after(options_.write_timeout);
+  bhttp::response_serializer<bhttp::empty_body> serializer{res};
+  co_await bhttp::async_write_header(stream, serializer,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  if (ec || stopped_) co_return false;
+  if (head_only) co_return res.keep_alive();
+
+  std::shared_ptr<MetricsStream> source;
+  if (handlers_.open_metrics) source = handlers_.open_metrics();
+  for (bool more = source != nullptr; more;) {
+    auto piece = co_await asio::co_spawn(renderer_, render_piece(source), asio::use_awaitable);
+    if (stopped_) co_return false;
+    more = piece.more;
+    if (piece.text.empty()) continue;
+    if (chunked) {
+      co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece.text)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(stream, asio::buffer(piece.text),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec || stopped_) co_return false;
+  }
+  if (!chunked) co_return false;
+  co_await asio::async_write(stream, bhttp::make_chunk_last(),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec && !stopped_ && res.keep_alive();
 }
 
 }  // namespace reachprobe::http

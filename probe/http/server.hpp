@@ -36,10 +36,24 @@ struct ServerOptions {
   WebConfig web{};
 };
 
+// One scrape's exposition, handed out in pieces that the server writes as HTTP chunks as
+// they come: with 10,000 endpoints the text is 25 MB, which a scrape should neither hold in
+// memory at once nor make the scraper wait for before the first byte.
+class MetricsStream {
+ public:
+  virtual ~MetricsStream() = default;
+  // Appends until `out` holds at least `budget` bytes or all is written; false once all
+  // is written. Runs on the server's worker thread, never on the event loop.
+  virtual bool next(std::string& out, std::size_t budget) = 0;
+};
+
+// A stream of a text that is already whole.
+std::unique_ptr<MetricsStream> metrics_text(std::string text);
+
 struct Handlers {
-  // Runs on the server's own worker thread, never on the event loop: with 10,000
-  // endpoints an exposition takes milliseconds that probes must not wait for.
-  std::function<std::string()> render_metrics;
+  // Called on the event loop as a scrape starts (a snapshot, quick); the stream's pieces are
+  // rendered on the server's worker thread, so probes never wait for a scrape.
+  std::function<std::unique_ptr<MetricsStream>()> open_metrics;
   // Runs on the event loop.
   std::function<bool()> ready;
 };
@@ -70,6 +84,10 @@ class Server {
   boost::asio::awaitable<void> serve(std::shared_ptr<Connection> connection);
   template <typename Stream>
   boost::asio::awaitable<void> serve_requests(Stream& stream, Connection& connection);
+  // The /metrics answer; false when the connection cannot carry another request.
+  template <typename Stream>
+  boost::asio::awaitable<bool> write_metrics(Stream& stream, Connection& connection,
+                                             unsigned version, bool keep_alive, bool head_only);
   enum class Access { Allowed, Denied, Busy };
   // Whether a request with this Authorization header may read /metrics.
   boost::asio::awaitable<Access> authorize(std::string authorization);

@@ -204,95 +204,125 @@ void MetricsSink::forget(const Endpoint& endpoint) {
   series_.erase(it);
 }
 
+namespace {
+
+struct FamilyInfo {
+  std::string_view name;
+  std::string_view help;
+  std::string_view type;
+};
+
+constexpr std::array<FamilyInfo, 5> kFamilies = {{
+    {kSuccess, "1 if the last probe of the endpoint succeeded, else 0", "gauge"},
+    {kDuration, "Latency of each phase of successful probes", "histogram"},
+    {kProbes, "Probes by result", "counter"},
+    {kDnsAnswers, "Records of the asked type in the last DNS reply of a dns probe", "gauge"},
+    {kCertExpiry,
+     "When the leaf certificate last presented to a tls or https probe expires, in seconds "
+     "since the epoch",
+     "gauge"},
+}};
+
+}  // namespace
+
+MetricsSink::Exposition MetricsSink::exposition() const {
+  Exposition e;
+  std::lock_guard lock(mutex_);
+  e.series_.reserve(series_.size());
+  for (const auto& [key, series] : series_) e.series_.push_back(series);
+  return e;
+}
+
 void MetricsSink::render(std::string& out) const {
-  std::vector<std::shared_ptr<const Series>> all;
-  {
-    std::lock_guard lock(mutex_);
-    all.reserve(series_.size());
-    for (const auto& [key, series] : series_) all.push_back(series);
+  auto e = exposition();
+  while (e.next(out, std::numeric_limits<std::size_t>::max())) {
   }
-  std::string labels;  // reused for each line that has an extra label
+}
 
-  exposition::append_header(out, kSuccess, "1 if the last probe of the endpoint succeeded, else 0",
-                            "gauge");
-  for (const auto& s : all) {
-    out.append(kSuccess);
+bool MetricsSink::Exposition::next(std::string& out, std::size_t budget) {
+  while (family_ < kFamilies.size()) {
+    if (out.size() >= budget) return true;
+    if (!header_written_) {
+      const auto& f = kFamilies[family_];
+      exposition::append_header(out, f.name, f.help, f.type);
+      header_written_ = true;
+    }
+    while (index_ < series_.size() && out.size() < budget) {
+      write(out, family_, *series_[index_++], scratch_);
+    }
+    if (index_ < series_.size()) return true;
+    ++family_;
+    index_ = 0;
+    header_written_ = false;
+  }
+  series_.clear();  // the scrape no longer holds forgotten series
+  return false;
+}
+
+void MetricsSink::Exposition::write(std::string& out, std::size_t family, const Series& s,
+                                    std::string& labels) {
+  const std::string_view name = kFamilies[family].name;
+  const auto line = [&](std::string_view suffix, std::string_view with) {
+    out.append(name);
+    out.append(suffix);
     out.push_back('{');
-    out.append(s->labels);
-    out.append(load(s->success) != 0 ? "} 1\n" : "} 0\n");
-  }
-
-  exposition::append_header(out, kDuration, "Latency of each phase of successful probes",
-                            "histogram");
-  for (const auto& s : all) {
-    for (Phase p : kAllPhases) {
-      const auto* h = s->phases[index(p)].load(std::memory_order_acquire);
-      if (h == nullptr) continue;
-      std::array<std::uint64_t, kLatencyBounds.size() + 1> counts{};
-      std::uint64_t total = 0;
-      for (std::size_t i = 0; i < counts.size(); ++i) total += counts[i] = load(h->counts[i]);
-      labels.clear();
-      s->labels_with(labels, s->phase_at, "phase", to_string(p));
-      const auto line = [&](std::string_view suffix) {
-        out.append(kDuration);
-        out.append(suffix);
-        out.push_back('{');
-        out.append(labels);
-      };
-      line("_count");
-      out.append("} ");
-      exposition::append_value(out, total);
-      out.push_back('\n');
-      line("_sum");
-      out.append("} ");
-      exposition::append_value(out, load(h->sum));
-      out.push_back('\n');
-      std::uint64_t cumulative = 0;
-      for (std::size_t i = 0; i < counts.size(); ++i) {
-        cumulative += counts[i];
-        line("_bucket");
-        out.push_back(',');
-        out.append(le_labels()[i]);
-        exposition::append_value(out, cumulative);
+    out.append(with);
+  };
+  switch (family) {
+    case 0:
+      line("", s.labels);
+      out.append(load(s.success) != 0 ? "} 1\n" : "} 0\n");
+      return;
+    case 1:
+      for (Phase p : kAllPhases) {
+        const auto* h = s.phases[index(p)].load(std::memory_order_acquire);
+        if (h == nullptr) continue;
+        std::array<std::uint64_t, kLatencyBounds.size() + 1> counts{};
+        std::uint64_t total = 0;
+        for (std::size_t i = 0; i < counts.size(); ++i) total += counts[i] = load(h->counts[i]);
+        labels.clear();
+        s.labels_with(labels, s.phase_at, "phase", to_string(p));
+        line("_count", labels);
+        out.append("} ");
+        exposition::append_value(out, total);
+        out.push_back('\n');
+        line("_sum", labels);
+        out.append("} ");
+        exposition::append_value(out, load(h->sum));
+        out.push_back('\n');
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+          cumulative += counts[i];
+          line("_bucket", labels);
+          out.push_back(',');
+          out.append(le_labels()[i]);
+          exposition::append_value(out, cumulative);
+          out.push_back('\n');
+        }
+      }
+      return;
+    case 2:
+      for (Outcome o : kAllOutcomes) {
+        const auto n = load(s.results[index(o)]);
+        if (n == 0 && o != Outcome::Ok) continue;
+        labels.clear();
+        s.labels_with(labels, s.result_at, "result", to_string(o));
+        line("", labels);
+        out.append("} ");
+        exposition::append_value(out, n);
         out.push_back('\n');
       }
-    }
-  }
-
-  exposition::append_header(out, kProbes, "Probes by result", "counter");
-  for (const auto& s : all) {
-    for (Outcome o : kAllOutcomes) {
-      const auto n = load(s->results[index(o)]);
-      if (n == 0 && o != Outcome::Ok) continue;
-      out.append(kProbes);
-      out.push_back('{');
-      s->labels_with(out, s->result_at, "result", to_string(o));
-      out.append("} ");
-      exposition::append_value(out, n);
-      out.push_back('\n');
-    }
-  }
-
-  const auto gauge = [&](std::string_view name, std::string_view help,
-                         std::atomic<std::int64_t> Series::*field) {
-    exposition::append_header(out, name, help, "gauge");
-    for (const auto& s : all) {
-      const auto v = load((*s).*field);
-      if (v == kAbsent) continue;
-      out.append(name);
-      out.push_back('{');
-      out.append(s->labels);
+      return;
+    default: {
+      const auto v = load(family == 3 ? s.dns_answers : s.cert_expiry);
+      if (v == kAbsent) return;
+      line("", s.labels);
       out.append("} ");
       exposition::append_value(out, v);
       out.push_back('\n');
+      return;
     }
-  };
-  gauge(kDnsAnswers, "Records of the asked type in the last DNS reply of a dns probe",
-        &Series::dns_answers);
-  gauge(kCertExpiry,
-        "When the leaf certificate last presented to a tls or https probe expires, in seconds "
-        "since the epoch",
-        &Series::cert_expiry);
+  }
 }
 
 SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry)

@@ -42,14 +42,36 @@ class MetricsSink final : public ResultSink {
   void forget(const Endpoint& endpoint) override;
   std::size_t endpoint_count() const { return series_.size(); }
 
-  // Appends the families in the Prometheus text format (0.0.4), label names in order as
-  // prometheus-cpp writes them. Safe on another thread while the loop records: values are
-  // atomics with one writer, and the series are held for the scrape, so a series that is
-  // forgotten meanwhile is still written whole, once.
+  struct Series;
+
+  // One scrape of the families in the Prometheus text format (0.0.4), label names in the
+  // order prometheus-cpp writes them, handed out in pieces: with 10,000 endpoints the text
+  // is 25 MB, which a scrape should neither hold at once nor make the client wait for.
+  // The series are held from the start of the scrape, so one that is forgotten meanwhile
+  // is still written whole, once. next() may run on another thread while the loop
+  // records: values are atomics with one writer.
+  class Exposition {
+   public:
+    // Appends until `out` holds at least `budget` bytes or all is written; false once all
+    // is written.
+    bool next(std::string& out, std::size_t budget);
+
+   private:
+    friend class MetricsSink;
+    static void write(std::string& out, std::size_t family, const Series& series,
+                      std::string& scratch);
+    std::vector<std::shared_ptr<const Series>> series_;
+    std::size_t family_ = 0;
+    std::size_t index_ = 0;
+    bool header_written_ = false;
+    std::string scratch_;
+  };
+  // On the event loop (a short lock): the scrape's snapshot of the series.
+  Exposition exposition() const;
+  // The whole exposition at once.
   void render(std::string& out) const;
 
  private:
-  struct Series;
   Series& series_for(const Endpoint& endpoint);
 
   std::unordered_map<std::string, std::shared_ptr<Series>> series_;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
+#include <limits>
 #include <thread>
 
 #include "tests/support/http_get.hpp"
@@ -19,16 +20,53 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
+// An exposition whose rendering takes a while, as 10,000 endpoints do.
+class SlowText final : public MetricsStream {
+ public:
+  explicit SlowText(std::chrono::milliseconds delay) : delay_(delay) {}
+  bool next(std::string& out, std::size_t) override {
+    std::this_thread::sleep_for(delay_);
+    out += "# TYPE up gauge\nup 1\n";
+    return false;
+  }
+
+ private:
+  std::chrono::milliseconds delay_;
+};
+
+// `count` lines of a few dozen bytes, in pieces of at least `budget`: megabytes of them
+// cross many HTTP chunks.
+class ManyLines final : public MetricsStream {
+ public:
+  explicit ManyLines(int count) : count_(count) {}
+  bool next(std::string& out, std::size_t budget) override {
+    while (written_ < count_ && out.size() < budget) {
+      out += "line_" + std::to_string(written_++) + "{endpoint=\"10.0.0.1:443\"} 1\n";
+    }
+    return written_ < count_;
+  }
+  static std::string whole(int count) {
+    std::string out;
+    ManyLines(count).next(out, std::numeric_limits<std::size_t>::max());
+    return out;
+  }
+
+ private:
+  int count_;
+  int written_ = 0;
+};
+
 // A server on an io_context that runs on its own thread, as in the daemon.
 class ServerTest : public ::testing::Test {
  protected:
   void start(ServerOptions options = {}) {
     options.listen = "127.0.0.1:0";
     Handlers h;
-    h.render_metrics = [this] {
+    h.open_metrics = [this]() -> std::unique_ptr<MetricsStream> {
       ++renders_;
-      if (render_delay_ > 0ms) std::this_thread::sleep_for(render_delay_);
-      return std::string("# TYPE up gauge\nup 1\n");
+      if (many_lines_ > 0) return std::make_unique<ManyLines>(many_lines_);
+      if (render_delay_ > 0ms) return std::make_unique<SlowText>(render_delay_);
+      return metrics_text("# TYPE up gauge\nup 1\n");
     };
     h.ready = [this] { return ready_.load(); };
     server_ = std::make_unique<Server>(io_, options, std::move(h));
@@ -83,6 +121,7 @@ class ServerTest : public ::testing::Test {
   std::atomic<bool> ready_{false};
   std::atomic<int> renders_{0};
   std::chrono::milliseconds render_delay_{0};
+  int many_lines_ = 0;
 };
 
 TEST_F(ServerTest, MetricsHealthzReadyz) {
@@ -112,7 +151,56 @@ TEST_F(ServerTest, HeadHasTheHeadersOfGetAndNoBody) {
   auto r = test::http_request("127.0.0.1", port_, "HEAD", "/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "");
-  EXPECT_EQ(r.headers["content-length"], "21");
+  EXPECT_EQ(r.headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(renders_.load(), 0) << "HEAD renders nothing";
+}
+
+// 3.6 MB: over a dozen pieces, each its own HTTP chunk, arrive whole and in order.
+TEST_F(ServerTest, ALargeExpositionArrivesWholeInChunks) {
+  many_lines_ = 100000;
+  start();
+  auto r = test::http_get("127.0.0.1", port_, "/metrics", 10s);
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.headers["transfer-encoding"], "chunked");
+  EXPECT_EQ(r.body.size(), ManyLines::whole(many_lines_).size());
+  EXPECT_TRUE(r.body == ManyLines::whole(many_lines_));
+}
+
+// An HTTP/1.0 client knows no chunks: it gets the body up to the end of the connection.
+TEST_F(ServerTest, Http10GetsTheExpositionUntilTheConnectionCloses) {
+  many_lines_ = 20000;
+  start();
+  const int fd = raw_connect();
+  const std::string req = "GET /metrics HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  auto reply = read_all(fd);
+  close(fd);
+  const auto body_at = reply.find("\r\n\r\n");
+  ASSERT_NE(body_at, std::string::npos) << reply.substr(0, 200);
+  const auto head = reply.substr(0, body_at);
+  EXPECT_EQ(head.rfind("HTTP/1.0 200", 0), 0u) << head;
+  EXPECT_EQ(head.find("chunked"), std::string::npos) << head;
+  EXPECT_TRUE(reply.substr(body_at + 4) == ManyLines::whole(many_lines_));
+}
+
+// After a chunked exposition the connection serves the next request: Prometheus keeps it.
+TEST_F(ServerTest, KeepAliveContinuesAfterAChunkedExposition) {
+  many_lines_ = 20000;
+  start();
+  const int fd = raw_connect();
+  const std::string two =
+      "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n";
+  ASSERT_EQ(write(fd, two.data(), two.size()), static_cast<ssize_t>(two.size()));
+  auto reply = read_all(fd);
+  close(fd);
+  const auto last = "line_" + std::to_string(many_lines_ - 1) + "{";
+  const auto end_of_metrics = reply.find("\r\n0\r\n\r\n");
+  ASSERT_NE(end_of_metrics, std::string::npos) << "no last chunk";
+  EXPECT_NE(reply.find(last), std::string::npos);
+  EXPECT_EQ(reply.find("HTTP/1.1 200", end_of_metrics), end_of_metrics + 7) << "then /healthz";
+  EXPECT_EQ(reply.substr(reply.size() - 3), "ok\n");
 }
 
 TEST_F(ServerTest, ASlowRenderDoesNotStopTheEventLoop) {

@@ -62,7 +62,7 @@ class ServerWebConfigTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.web = std::move(web);
     Handlers handlers;
-    handlers.render_metrics = [] { return std::string("# TYPE up gauge\nup 1\n"); };
+    handlers.open_metrics = [] { return metrics_text("# TYPE up gauge\nup 1\n"); };
     handlers.ready = [] { return true; };
     server_ = std::make_unique<Server>(server_io_, options, std::move(handlers));
     port_ = server_->local_endpoint().port();

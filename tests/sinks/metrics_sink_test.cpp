@@ -336,6 +336,31 @@ TEST(MetricsSink, RendersWhileTheLoopRecordsAndForgets) {
   EXPECT_EQ(sink.endpoint_count(), endpoints.size() / 2);
 }
 
+// A scrape in pieces is the whole text cut anywhere between series; a piece ends once it
+// holds its budget.
+TEST(MetricsSink, AnExpositionInPiecesIsTheWholeText) {
+  MetricsSink sink;
+  std::vector<std::shared_ptr<Target>> targets;
+  for (int i = 0; i < 20; ++i) targets.push_back(target("10.0.0." + std::to_string(i)));
+  const auto endpoints =
+      expand_endpoints(std::vector<std::shared_ptr<const Target>>(targets.begin(), targets.end()));
+  for (const auto& e : endpoints) sink.record(e, ok_result(false));
+  const auto whole = scrape(sink);
+  for (std::size_t budget : {1u, 300u, 4096u}) {
+    auto e = sink.exposition();
+    std::string joined;
+    std::size_t pieces = 0;
+    for (bool more = true; more && pieces < 100000; ++pieces) {
+      std::string piece;
+      more = e.next(piece, budget);
+      EXPECT_TRUE(!more || piece.size() >= budget) << "a piece short of its budget";
+      joined += piece;
+    }
+    EXPECT_EQ(joined, whole) << "budget " << budget;
+    EXPECT_GT(pieces, whole.size() / (budget + 2500)) << "budget " << budget;
+  }
+}
+
 TEST(DaemonMetrics, BuildInfoAndReloadGauge) {
   prometheus::Registry registry;
   DaemonMetrics d(registry);
