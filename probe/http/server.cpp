@@ -49,7 +49,7 @@ Response make_response(bhttp::status status, std::string body, const char* conte
 
 // About this much of the exposition per HTTP chunk: large enough that the per-chunk thread
 // hop and write are noise, small enough that a scrape holds little memory.
-constexpr std::size_t kMetricsPieceBytes = 256 * 1024;
+constexpr std::size_t kMetricsPieceBytes = std::size_t{256} * 1024;
 
 struct Piece {
   std::string text;
@@ -58,7 +58,7 @@ struct Piece {
 
 asio::awaitable<Piece> render_piece(std::shared_ptr<MetricsStream> stream) {
   Piece piece;
-  piece.text.reserve(kMetricsPieceBytes + 16 * 1024);
+  piece.text.reserve(kMetricsPieceBytes + std::size_t{16} * 1024);
   piece.more = stream->next(piece.text, kMetricsPieceBytes);
   co_return piece;
 }
