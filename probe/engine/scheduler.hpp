@@ -74,8 +74,10 @@ class Scheduler {
 
  private:
   struct Runner;
-  boost::asio::awaitable<void> run(std::shared_ptr<Runner> runner);
-  boost::asio::awaitable<void> probe_slot(Runner& runner, Clock::time_point slot);
+  void arm(const std::shared_ptr<Runner>& runner, Clock::time_point slot);
+  void on_slot(const std::shared_ptr<Runner>& runner);
+  void arm_next(const std::shared_ptr<Runner>& runner);
+  boost::asio::awaitable<void> probe_slot(std::shared_ptr<Runner> runner);
   void record(Runner& runner, const Endpoint& endpoint, const ProbeResult& result);
   void retire(Runner& runner);
 
