@@ -79,7 +79,7 @@ asio::awaitable<std::optional<HttpResponseSummary>> converse(
   }
   buffer.commit(got);
 
-  http::response_parser<http::string_body> parser;
+  HttpResponseParser parser;
   limit_response_parser(parser, request.method() == http::verb::head);
   co_await http::async_read_header(stream, buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));

@@ -20,13 +20,13 @@ std::string status_list(const std::vector<int>& expect_status) {
 
 }  // namespace
 
-void limit_response_parser(http::response_parser<http::string_body>& parser, bool head) {
+void limit_response_parser(HttpResponseParser& parser, bool head) {
   parser.header_limit(kResponseHeaderLimit);
   parser.body_limit(kResponseBodyLimit);
   parser.skip(head);
 }
 
-HttpResponseSummary summarize_response(const http::response<http::string_body>& response) {
+HttpResponseSummary summarize_response(const HttpResponseMessage& response) {
   HttpResponseSummary summary;
   summary.status = static_cast<int>(response.result_int());
   const auto reason = response.reason();
@@ -43,7 +43,7 @@ std::variant<HttpResponseSummary, std::string> parse_http_response(std::string_v
                                                                    bool head) {
   // Beast's parser calls an end of stream before the first byte a complete message.
   if (bytes.empty()) return "no response";
-  http::response_parser<http::string_body> parser;
+  HttpResponseParser parser;
   limit_response_parser(parser, head);
   parser.eager(true);
   boost::system::error_code ec;
