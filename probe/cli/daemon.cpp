@@ -42,6 +42,20 @@ std::size_t default_max_concurrent_probes() {
   return std::clamp<std::size_t>(fds > 256 ? fds - 128 : fds / 2, 16, 50000);
 }
 
+namespace {
+
+LoadOutcome load_and_release(const std::string& path) {
+  auto outcome = load_config(path);
+#ifdef __GLIBC__
+  // Parsing a config of 10,000 targets leaves some 30 MB of freed YAML nodes in the heap
+  // under live data, which glibc keeps resident until asked to give them back.
+  malloc_trim(0);
+#endif
+  return outcome;
+}
+
+}  // namespace
+
 Daemon::Daemon(boost::asio::io_context& io, Options options)
     : io_(io), options_(std::move(options)) {
 #ifdef __GLIBC__
@@ -63,7 +77,7 @@ Daemon::Daemon(boost::asio::io_context& io, Options options)
 Daemon::~Daemon() { scheduler_.stop(); }
 
 std::optional<int> Daemon::start() {
-  auto outcome = load_config(options_.config_path);
+  auto outcome = load_and_release(options_.config_path);
   if (!outcome.loaded) {
     for (const auto& e : outcome.errors) std::cerr << e.to_string() << "\n";
     return 2;
@@ -156,7 +170,7 @@ bool Daemon::apply(LoadedConfig loaded) {
 }
 
 void Daemon::reload(std::string_view why) {
-  auto outcome = load_config(options_.config_path);
+  auto outcome = load_and_release(options_.config_path);
   if (!outcome.loaded) {
     for (const auto& e : outcome.errors) {
       log::event(spdlog::level::err, "config rejected, keeping the last good one",
