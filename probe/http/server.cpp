@@ -51,16 +51,12 @@ Response make_response(bhttp::status status, std::string body, const char* conte
 // hop and write are noise, small enough that a scrape holds little memory.
 constexpr std::size_t kMetricsPieceBytes = std::size_t{256} * 1024;
 
-struct Piece {
-  std::string text;
-  bool more = false;
-};
-
-asio::awaitable<Piece> render_piece(std::shared_ptr<MetricsStream> stream) {
-  Piece piece;
-  piece.text.reserve(kMetricsPieceBytes + std::size_t{16} * 1024);
-  piece.more = stream->next(piece.text, kMetricsPieceBytes);
-  co_return piece;
+// Renders the next piece into `text`, whose capacity is reused from piece to piece: a
+// fresh 256 KiB buffer per piece would be given back to the kernel and faulted in again
+// each time. Whether more follows.
+asio::awaitable<bool> render_piece(std::shared_ptr<MetricsStream> stream, std::string* text) {
+  text->clear();
+  co_return stream->next(*text, kMetricsPieceBytes);
 }
 
 class WholeText final : public MetricsStream {
@@ -419,16 +415,17 @@ asio::awaitable<bool> Server::write_metrics(Stream& stream, Connection& connecti
 
   std::shared_ptr<MetricsStream> source;
   if (handlers_.open_metrics) source = handlers_.open_metrics();
+  std::string piece;
+  piece.reserve(kMetricsPieceBytes + std::size_t{16} * 1024);
   for (bool more = source != nullptr; more;) {
-    auto piece = co_await asio::co_spawn(renderer_, render_piece(source), asio::use_awaitable);
+    more = co_await asio::co_spawn(renderer_, render_piece(source, &piece), asio::use_awaitable);
     if (stopped_) co_return false;
-    more = piece.more;
-    if (piece.text.empty()) continue;
+    if (piece.empty()) continue;
     if (chunked) {
-      co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece.text)),
+      co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)),
                                  asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      co_await asio::async_write(stream, asio::buffer(piece.text),
+      co_await asio::async_write(stream, asio::buffer(piece),
                                  asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec || stopped_) co_return false;
