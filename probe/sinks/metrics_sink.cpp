@@ -23,16 +23,16 @@ constexpr std::array<double, 16> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.00
                                                    0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
                                                    1,      2.5,     5,      10};
 
-// `le="0.0001"} ` for each bound, then `le="+Inf"} `: written once, not per scrape line.
+// `le="0.0001"` for each bound, then `le="+Inf"`: written once, not per scrape line.
 const std::array<std::string, kLatencyBounds.size() + 1>& le_labels() {
   static const auto labels = [] {
     std::array<std::string, kLatencyBounds.size() + 1> out;
     for (std::size_t i = 0; i < kLatencyBounds.size(); ++i) {
       out[i] = "le=\"";
       exposition::append_value(out[i], kLatencyBounds[i]);
-      out[i] += "\"} ";
+      out[i] += '"';
     }
-    out.back() = "le=\"+Inf\"} ";
+    out.back() = "le=\"+Inf\"";
     return out;
   }();
   return labels;
@@ -212,6 +212,12 @@ struct FamilyInfo {
   std::string_view type;
 };
 
+constexpr std::size_t kSuccessFamily = 0;
+constexpr std::size_t kDurationFamily = 1;
+constexpr std::size_t kProbesFamily = 2;
+constexpr std::size_t kDnsAnswersFamily = 3;
+
+// In the order they are written; the indexes above point into it.
 constexpr std::array<FamilyInfo, 5> kFamilies = {{
     {kSuccess, "1 if the last probe of the endpoint succeeded, else 0", "gauge"},
     {kDuration, "Latency of each phase of successful probes", "histogram"},
@@ -262,18 +268,26 @@ bool MetricsSink::Exposition::next(std::string& out, std::size_t budget) {
 void MetricsSink::Exposition::write(std::string& out, std::size_t family, const Series& s,
                                     std::string& labels) {
   const std::string_view name = kFamilies[family].name;
-  const auto line = [&](std::string_view suffix, std::string_view with) {
+  // `name{labels} value` (`name{labels,le="..."} value` for a bucket), one line.
+  const auto sample = [&](std::string_view suffix, std::string_view with, auto value,
+                          std::string_view le = {}) {
     out.append(name);
     out.append(suffix);
     out.push_back('{');
     out.append(with);
+    if (!le.empty()) {
+      out.push_back(',');
+      out.append(le);
+    }
+    out.append("} ");
+    exposition::append_value(out, value);
+    out.push_back('\n');
   };
   switch (family) {
-    case 0:
-      line("", s.labels);
-      out.append(load(s.success) != 0 ? "} 1\n" : "} 0\n");
+    case kSuccessFamily:
+      sample("", s.labels, std::uint64_t{load(s.success)});
       return;
-    case 1:
+    case kDurationFamily:
       for (Phase p : kAllPhases) {
         const auto* h = s.phases[index(p)].load(std::memory_order_acquire);
         if (h == nullptr) continue;
@@ -282,46 +296,30 @@ void MetricsSink::Exposition::write(std::string& out, std::size_t family, const 
         for (std::size_t i = 0; i < counts.size(); ++i) total += counts[i] = load(h->counts[i]);
         labels.clear();
         s.labels_with(labels, s.phase_at, "phase", to_string(p));
-        line("_count", labels);
-        out.append("} ");
-        exposition::append_value(out, total);
-        out.push_back('\n');
-        line("_sum", labels);
-        out.append("} ");
-        exposition::append_value(out, load(h->sum));
-        out.push_back('\n');
+        sample("_count", labels, total);
+        sample("_sum", labels, load(h->sum));
         std::uint64_t cumulative = 0;
         for (std::size_t i = 0; i < counts.size(); ++i) {
           cumulative += counts[i];
-          line("_bucket", labels);
-          out.push_back(',');
-          out.append(le_labels()[i]);
-          exposition::append_value(out, cumulative);
-          out.push_back('\n');
+          sample("_bucket", labels, cumulative, le_labels()[i]);
         }
       }
       return;
-    case 2:
+    case kProbesFamily:
       for (Outcome o : kAllOutcomes) {
         const auto n = load(s.results[index(o)]);
         if (n == 0 && o != Outcome::Ok) continue;
         labels.clear();
         s.labels_with(labels, s.result_at, "result", to_string(o));
-        line("", labels);
-        out.append("} ");
-        exposition::append_value(out, n);
-        out.push_back('\n');
+        sample("", labels, n);
       }
       return;
-    default: {
-      const auto v = load(family == 3 ? s.dns_answers : s.cert_expiry);
-      if (v == kAbsent) return;
-      line("", s.labels);
-      out.append("} ");
-      exposition::append_value(out, v);
-      out.push_back('\n');
+    default:
+      if (const auto v = load(family == kDnsAnswersFamily ? s.dns_answers : s.cert_expiry);
+          v != kAbsent) {
+        sample("", s.labels, v);
+      }
       return;
-    }
   }
 }
 
