@@ -9,8 +9,11 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
-  # benchmarks (scripts/bench.sh): the peer it is compared with
-  prometheus-blackbox-exporter
+  # benchmarks (scripts/bench.sh and its ctest smoke): the harness and the peer it is
+  # compared with
+  python3 prometheus-blackbox-exporter
+  # scripts/fuzz.sh (libFuzzer comes with clang) and scripts/tidy.sh
+  clang clang-tidy
 )
 # The deploy/ checks' tools (node, the npm packages of deploy/tools, kubectl), unless
 # REACHPROBE_DEPLOY_TOOLS=0 (deploy/Dockerfile's build stage needs none of them).

@@ -12,9 +12,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include <cctype>
 
@@ -65,23 +63,12 @@ int main(int argc, char** argv) {
   bench::raise_nofile();
 
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  const int sfd = bench::stop_signal_fd();
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kSignalTag;
   epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  itimerspec period{};
-  const long step = 1'000'000'000L / rate;
-  period.it_interval.tv_sec = step / 1'000'000'000L;
-  period.it_interval.tv_nsec = step % 1'000'000'000L;
-  period.it_value = period.it_interval;
-  timerfd_settime(tfd, 0, &period, nullptr);
+  const int tfd = bench::rate_timer_fd(rate);
   ev.data.u64 = kTimerTag;
   epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 

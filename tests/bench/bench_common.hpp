@@ -6,8 +6,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +38,29 @@ inline rlim_t raise_nofile() {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   return limit.rlim_cur;
+}
+
+// SIGTERM and SIGINT as a readable descriptor (blocked as signals), so that each program's
+// epoll loop stops cleanly when the harness stops it by its PID.
+inline int stop_signal_fd() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+// A periodic timerfd expiring `rate` times a second: one expiry per probe or request.
+inline int rate_timer_fd(long rate) {
+  const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  itimerspec period{};
+  const long step = 1'000'000'000L / rate;
+  period.it_interval.tv_sec = step / 1'000'000'000L;
+  period.it_interval.tv_nsec = step % 1'000'000'000L;
+  period.it_value = period.it_interval;
+  timerfd_settime(fd, 0, &period, nullptr);
+  return fd;
 }
 
 [[noreturn]] inline void die(const char* what) {

@@ -15,9 +15,7 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 
 #include "tests/bench/bench_common.hpp"
 
@@ -56,21 +54,10 @@ int main(int argc, char** argv) {
     ev.data.u64 = data;
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   };
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  const int sfd = bench::stop_signal_fd();
   add(sfd, EPOLLIN, kSignalTag);
 
-  int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  itimerspec period{};
-  const long step = 1'000'000'000L / rate;
-  period.it_interval.tv_sec = step / 1'000'000'000L;
-  period.it_interval.tv_nsec = step % 1'000'000'000L;
-  period.it_value = period.it_interval;
-  timerfd_settime(tfd, 0, &period, nullptr);
+  const int tfd = bench::rate_timer_fd(rate);
   add(tfd, EPOLLIN, kTimerTag);
 
   std::vector<Slot> slots(static_cast<std::size_t>(max_inflight));

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include "tests/bench/bench_common.hpp"
@@ -82,12 +81,7 @@ int main(int argc, char** argv) {
     if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) bench::die("epoll_ctl");
   };
 
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  const int sfd = bench::stop_signal_fd();
   add(sfd, kSignalTag);
 
   std::vector<int> listeners;

@@ -42,6 +42,13 @@ std::size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
+// `count` endpoints 10.0.0.0:443, 10.0.0.1:443, ... of targets like target().
+std::vector<Endpoint> ip_endpoints(int count) {
+  std::vector<std::shared_ptr<const Target>> targets;
+  for (int i = 0; i < count; ++i) targets.push_back(target("10.0.0." + std::to_string(i)));
+  return expand_endpoints(targets);
+}
+
 ProbeResult ok_result(bool with_dns) {
   ProbeResult r;
   r.outcome = Outcome::Ok;
@@ -296,10 +303,7 @@ TEST(MetricsSink, RendersTheSamplesPrometheusCppWould) {
 // storage race-free.
 TEST(MetricsSink, RendersWhileTheLoopRecordsAndForgets) {
   MetricsSink sink;
-  std::vector<std::shared_ptr<Target>> targets;
-  for (int i = 0; i < 50; ++i) targets.push_back(target("10.0.0." + std::to_string(i)));
-  const auto endpoints =
-      expand_endpoints(std::vector<std::shared_ptr<const Target>>(targets.begin(), targets.end()));
+  const auto endpoints = ip_endpoints(50);
   std::atomic<bool> done{false};
   std::atomic<int> scrapes{0};
   std::string failure;
@@ -340,10 +344,7 @@ TEST(MetricsSink, RendersWhileTheLoopRecordsAndForgets) {
 // holds its budget.
 TEST(MetricsSink, AnExpositionInPiecesIsTheWholeText) {
   MetricsSink sink;
-  std::vector<std::shared_ptr<Target>> targets;
-  for (int i = 0; i < 20; ++i) targets.push_back(target("10.0.0." + std::to_string(i)));
-  const auto endpoints =
-      expand_endpoints(std::vector<std::shared_ptr<const Target>>(targets.begin(), targets.end()));
+  const auto endpoints = ip_endpoints(20);
   for (const auto& e : endpoints) sink.record(e, ok_result(false));
   const auto whole = scrape(sink);
   for (std::size_t budget : {1u, 300u, 4096u}) {
