@@ -37,7 +37,8 @@ struct Scheduler::Runner {
   // Fixed for the runner's life: another interval makes another runner.
   Duration interval{};
   Duration offset{};
-  Clock::time_point slot{};
+  Clock::time_point slot{};  // the slot armed, or being probed
+
   bool stopped = false;
   bool probed_once = false;
   struct Child {
