@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace reachprobe::dns {
 namespace {
@@ -99,6 +101,40 @@ std::string normalize_dns_server(const std::string& server) {
   return address.to_string() + ":" + std::to_string(port);
 }
 
+namespace {
+
+// The channels living on one io_context. A query's completion handler is owned by c-ares (the
+// query's argument), not by the io_context, and it owns the awaiting coroutine frames, which
+// may own the channel's owner (a prober held by the probe in flight): a cycle that nothing
+// breaks when the io_context goes away with queries pending. The io_context shuts its
+// services down before destroying anything, so this one cancels every query then: c-ares
+// calls back with ARES_ECANCELLED, the results are posted to the io_context, and its
+// shutdown destroys them with the frames they would have resumed.
+class ChannelRegistry final : public boost::asio::execution_context::service {
+ public:
+  using key_type = ChannelRegistry;
+  static inline boost::asio::execution_context::id id;
+
+  explicit ChannelRegistry(boost::asio::execution_context& context)
+      : boost::asio::execution_context::service(context) {}
+
+  void add(ares_channel* channel) { channels_.insert(channel); }
+  void remove(ares_channel* channel) { channels_.erase(channel); }
+
+ private:
+  void shutdown() override {
+    // Copied: a callback may end the last reference to a channel, which then leaves the set.
+    const std::vector<ares_channel*> channels(channels_.begin(), channels_.end());
+    for (auto* channel : channels) {
+      if (channels_.contains(channel) && *channel != nullptr) ares_cancel(*channel);
+    }
+  }
+
+  std::unordered_set<ares_channel*> channels_;
+};
+
+}  // namespace
+
 // State shared with in-flight Asio handlers, which hold it weakly: a handler that runs after
 // the channel is gone finds it expired and does nothing.
 struct AresChannel::Core : std::enable_shared_from_this<Core> {
@@ -121,9 +157,13 @@ struct AresChannel::Core : std::enable_shared_from_this<Core> {
     bool closed = false;
   };
 
-  explicit Core(boost::asio::io_context& context) : io(context), timer(context) {}
+  explicit Core(boost::asio::io_context& context)
+      : io(context), registry(boost::asio::use_service<ChannelRegistry>(context)), timer(context) {
+    registry.add(&channel);
+  }
 
   ~Core() {
+    registry.remove(&channel);
     // ares_destroy reports every socket closed; anything left is released, never closed,
     // because the fd belongs to c-ares.
     for (auto& [fd, watcher] : watchers) forget(*watcher);
@@ -206,6 +246,7 @@ struct AresChannel::Core : std::enable_shared_from_this<Core> {
   }
 
   boost::asio::io_context& io;
+  ChannelRegistry& registry;
   ares_channel channel = nullptr;
   std::unordered_map<ares_socket_t, std::shared_ptr<Watcher>> watchers;
   boost::asio::steady_timer timer;

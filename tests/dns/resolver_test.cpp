@@ -375,6 +375,39 @@ TEST_F(ResolverTest, DestroyedWithQueryInFlightEndsItWithError) {
   run_until([] { return false; }, 100ms);
 }
 
+// The daemon's shape at exit: the probe in flight owns the prober, which owns the resolver,
+// whose channel owns the probe's completion. When the io_context goes away first, nothing
+// else breaks that cycle.
+TEST_F(ResolverTest, AnIoContextDestroyedWithAQueryInFlightFreesTheAwaitingFrame) {
+  dns_.set("void.test", DnsRule::drop());
+  std::weak_ptr<Resolver> resolver_alive;
+  std::weak_ptr<int> frame_alive;
+  bool resumed = false;
+  {
+    boost::asio::io_context io;
+    auto resolver = std::make_shared<Resolver>(io, options());
+    resolver_alive = resolver;
+    auto in_frame = std::make_shared<int>(0);
+    frame_alive = in_frame;
+    boost::asio::co_spawn(
+        io,
+        [resolver, in_frame, &resumed]() -> boost::asio::awaitable<void> {
+          co_await resolver->resolve("void.test", Deadline::after(10s));
+          resumed = true;
+        },
+        boost::asio::detached);
+    resolver.reset();
+    in_frame.reset();
+    const auto end = Clock::now() + 2s;
+    while (dns_.query_count("void.test") == 0 && Clock::now() < end) io.run_one_for(10ms);
+    ASSERT_GE(dns_.query_count("void.test"), 1);
+    ASSERT_FALSE(frame_alive.expired());
+  }
+  EXPECT_FALSE(resumed) << "a stopped io_context resumes nothing";
+  EXPECT_TRUE(frame_alive.expired()) << "the coroutine frame leaked";
+  EXPECT_TRUE(resolver_alive.expired()) << "the resolver (and its c-ares channel) leaked";
+}
+
 TEST_F(ResolverTest, ResolveStartedAfterDestructionIsError) {
   auto resolver = std::make_unique<Resolver>(io_, options());
   auto pending = resolver->resolve("a.test", Deadline::after(2s));
