@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <unordered_set>
 
 #include "probe/core/node_name.hpp"
 #include "probe/log/logging.hpp"
@@ -164,6 +165,9 @@ bool Daemon::apply(LoadedConfig loaded) {
                                    ? loaded.config.max_concurrent_probes
                                    : default_max_concurrent_probes());
   scheduler_.update(expand_endpoints(loaded.targets), *probers_);
+  std::unordered_set<std::string> names;
+  for (const auto& target : loaded.targets) names.insert(target->name);
+  scheduler_metrics_.retain_targets(names);
   current_ = std::move(loaded);
   daemon_metrics_.config_loaded(true);
   return true;

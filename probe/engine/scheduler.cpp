@@ -160,6 +160,9 @@ void Scheduler::on_slot(const std::shared_ptr<Runner>& runner) {
     arm_next(runner);
     return;
   }
+  // Counted here, not when the coroutine starts: co_spawn only posts it, and slots that fall
+  // due in the same turn of the loop would all pass the check above.
+  ++in_flight_;
   asio::co_spawn(io_, probe_slot(runner), [this, runner](const std::exception_ptr& e) {
     if (e) log_exception(e, runner->endpoint);
     if (!runner->stopped) arm_next(runner);
@@ -185,7 +188,6 @@ asio::awaitable<void> Scheduler::probe_slot(std::shared_ptr<Runner> runner) {
   const auto started = Clock::now();
   if (observer.on_start) observer.on_start(endpoint, started - runner->slot);
   ProbeResult result;
-  ++in_flight_;
   try {
     result = co_await prober->probe(endpoint, Deadline{started + endpoint.target->timeout});
   } catch (const std::exception& e) {

@@ -353,6 +353,18 @@ void SchedulerMetrics::skipped(const Endpoint& endpoint, std::string_view reason
   counter->Increment(static_cast<double>(slots));
 }
 
+void SchedulerMetrics::retain_targets(const std::unordered_set<std::string>& names) {
+  for (auto it = skipped_by_target_.begin(); it != skipped_by_target_.end();) {
+    const auto target = it->first.substr(0, it->first.find('\x1f'));
+    if (names.contains(target)) {
+      ++it;
+    } else {
+      skipped_.Remove(it->second);
+      it = skipped_by_target_.erase(it);
+    }
+  }
+}
+
 DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)
     : reload_successful_(prometheus::BuildGauge()
                              .Name("reachprobe_config_last_reload_successful")

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "probe/engine/result_sink.hpp"
@@ -87,6 +88,9 @@ class SchedulerMetrics {
   explicit SchedulerMetrics(prometheus::Registry& registry);
   void started(const Endpoint& endpoint, Duration lag);
   void skipped(const Endpoint& endpoint, std::string_view reason, std::uint64_t slots);
+  // Drops the skip counters of targets a reload removed: renamed targets must not add series
+  // for as long as the process lives.
+  void retain_targets(const std::unordered_set<std::string>& names);
 
  private:
   prometheus::Family<prometheus::Counter>& skipped_;

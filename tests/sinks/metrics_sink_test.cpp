@@ -362,6 +362,39 @@ TEST(MetricsSink, AnExpositionInPiecesIsTheWholeText) {
   }
 }
 
+TEST(SchedulerMetrics, ARemovedTargetTakesItsSkipCountersAlong) {
+  prometheus::Registry registry;
+  SchedulerMetrics metrics(registry);
+  auto kept = target("10.0.0.1");
+  kept->name = "kept";
+  auto removed = target("10.0.0.2");
+  removed->name = "removed";
+  const auto endpoints = expand_endpoints({kept, removed});
+  ASSERT_EQ(endpoints.size(), 2u);
+  for (const auto& e : endpoints) {
+    metrics.skipped(e, "late", 2);
+    metrics.skipped(e, "overloaded", 1);
+  }
+  auto text = scrape(registry);
+  EXPECT_EQ(count(text, "target=\"removed\""), 2u) << text;
+
+  metrics.retain_targets({"kept"});
+  text = scrape(registry);
+  EXPECT_EQ(count(text, "target=\"removed\""), 0u) << text;
+  EXPECT_NE(text.find("reachprobe_probes_skipped_total{reason=\"late\",target=\"kept\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("reachprobe_probes_skipped_total{reason=\"overloaded\",target=\"kept\"} 1"),
+            std::string::npos)
+      << text;
+
+  // A target that comes back starts from zero, as a new series.
+  metrics.skipped(endpoints[1], "late", 1);
+  EXPECT_NE(scrape(registry).find(
+                "reachprobe_probes_skipped_total{reason=\"late\",target=\"removed\"} 1"),
+            std::string::npos);
+}
+
 TEST(DaemonMetrics, BuildInfoAndReloadGauge) {
   prometheus::Registry registry;
   DaemonMetrics d(registry);
