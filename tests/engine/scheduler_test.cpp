@@ -232,7 +232,8 @@ TEST(Scheduler, SlotsThatFallDueInOneTurnStillRespectTheLimit) {
   io.run_for(50ms);
   scheduler.stop();
   EXPECT_EQ(fake->max_in_flight_total_, 1);
-  EXPECT_EQ(overloaded, 3u);
+  // The three that could not run, and any whose next slot came while the first still ran.
+  EXPECT_GE(overloaded, 3u);
 }
 
 TEST(Scheduler, UpdateMovesKeptEndpointsToTheNewProbers) {

@@ -3,13 +3,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <random>
 #include <regex>
+#include <thread>
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
@@ -407,6 +413,129 @@ TEST_F(BinaryTest, RunWithAWebConfigAsksForCredentialsOnMetricsOnly) {
   EXPECT_EQ(http_get("127.0.0.1", port, "/metrics").status, 401);
   EXPECT_NE(daemon.stderr_text().find("metrics_auth=on"), std::string::npos)
       << daemon.stderr_text();
+}
+
+// A loopback TCP connection to `port` that gives up after a second instead of blocking on a
+// full accept queue; -1 if it could not connect.
+int connect_within_a_second(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  const timeval limit{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The HTTP server is reachable from anything that reaches the node. While slowloris clients,
+// a flood of connections and garbage bytes hit it for a bounded window, a scraper is still
+// answered every time and the probes still start on time.
+TEST_F(BinaryTest, AbusiveClientsNeitherSilenceMetricsNorDelayProbes) {
+  const auto port = free_tcp_port();
+  std::string ports;
+  for (int i = 0; i < 20; ++i) ports += (i ? "," : "") + std::to_string(free_tcp_port());
+  auto config = write("abuse.yaml",
+                      "interval: 200ms\ntimeout: 100ms\nlisten: 127.0.0.1:" + std::to_string(port) +
+                          "\ntargets:\n  - {name: closed, type: tcp, hosts: "
+                          "[127.0.0.1], ports: [" +
+                          ports + "]}\n");
+  ChildProcess daemon({kBinary, "run", "--config", config});
+  ASSERT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/readyz").status == 200; }, 5s))
+      << daemon.stderr_text();
+
+  const auto lag_le = [](double bound) {
+    return "reachprobe_scheduler_lag_seconds_bucket{le=\"" + std::to_string(bound) + "\"}";
+  };
+  const auto skipped = [](const std::map<std::string, double>& m) {
+    double sum = 0;
+    for (const auto& [series, value] : m) {
+      if (series.starts_with("reachprobe_probes_skipped_total")) sum += value;
+    }
+    return sum;
+  };
+  auto first = http_get("127.0.0.1", port, "/metrics");
+  ASSERT_EQ(first.status, 200);
+  const auto before = samples(first.body);
+
+  const auto window_end = std::chrono::steady_clock::now() + 3s;
+  const auto in_window = [&] { return std::chrono::steady_clock::now() < window_end; };
+  std::atomic<int> held{0}, flooded{0}, garbled{0};
+  std::vector<std::thread> abusers;
+  // Slowloris: half a request line on 150 connections (more than the server's 64), held.
+  abusers.emplace_back([&] {
+    std::vector<int> fds;
+    for (int i = 0; i < 150 && in_window(); ++i) {
+      const int fd = connect_within_a_second(port);
+      if (fd < 0) continue;
+      (void)!::write(fd, "GET /met", 8);
+      fds.push_back(fd);
+      ++held;
+    }
+    while (in_window()) std::this_thread::sleep_for(50ms);
+    for (int fd : fds) close(fd);
+  });
+  // A flood of connections opened and dropped at once, at most 3,000.
+  abusers.emplace_back([&] {
+    for (int i = 0; i < 3000 && in_window(); ++i) {
+      const int fd = connect_within_a_second(port);
+      if (fd < 0) continue;
+      close(fd);
+      ++flooded;
+    }
+  });
+  // Random bytes, each batch answered (400) or dropped before the next, at most 300.
+  abusers.emplace_back([&] {
+    std::mt19937 random(20261127);
+    std::array<char, 512> junk{};
+    for (int i = 0; i < 300 && in_window(); ++i) {
+      for (auto& c : junk) c = static_cast<char>(random());
+      const int fd = connect_within_a_second(port);
+      if (fd < 0) continue;
+      (void)!::write(fd, junk.data(), junk.size());
+      char reply[256];
+      (void)!read(fd, reply, sizeof reply);
+      close(fd);
+      ++garbled;
+    }
+  });
+  int scrapes = 0;
+  std::vector<std::string> failed_scrapes;
+  while (in_window()) {
+    auto r = http_get("127.0.0.1", port, "/metrics", 2s);
+    ++scrapes;
+    if (r.status != 200) failed_scrapes.push_back(std::to_string(r.status) + " " + r.error);
+    std::this_thread::sleep_for(100ms);
+  }
+  for (auto& t : abusers) t.join();
+
+  auto last = http_get("127.0.0.1", port, "/metrics");
+  ASSERT_EQ(last.status, 200);
+  const auto after = samples(last.body);
+  EXPECT_GT(held, 100);
+  EXPECT_GT(flooded, 100);
+  EXPECT_GT(garbled, 10);
+  EXPECT_GE(scrapes, 10);
+  EXPECT_TRUE(failed_scrapes.empty()) << failed_scrapes.size() << " of " << scrapes
+                                      << " scrapes failed, first: " << failed_scrapes.front();
+  const auto count = "reachprobe_scheduler_lag_seconds_count";
+  const double probes = after.at(count) - before.at(count);
+  const double on_time = after.at(lag_le(0.05)) - before.at(lag_le(0.05));
+  // 20 endpoints every 200 ms: about 300 probes in the window and the scrapes around it.
+  EXPECT_GE(probes, 200) << "probing stalled";
+  EXPECT_GE(on_time / probes, 0.95) << on_time << " of " << probes << " started within 50 ms";
+  EXPECT_EQ(skipped(after) - skipped(before), 0) << "slots passed without a probe";
+  std::cout << "abuse for 3 s: " << held << " slowloris, " << flooded << " flood, " << garbled
+            << " garbage connections; " << scrapes << " scrapes, " << failed_scrapes.size()
+            << " failed; " << probes << " probes, " << on_time << " started within 50 ms\n";
+  daemon.send_signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_for_exit(3s), 0) << daemon.stderr_text();
 }
 
 }  // namespace
