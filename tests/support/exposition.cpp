@@ -2,15 +2,25 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <stdexcept>
 
 namespace reachprobe::test {
 
 std::uint16_t free_tcp_port() {
+  static std::mutex mutex;
+  static std::set<std::uint16_t> handed_out;
   boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    boost::asio::ip::tcp::acceptor a(
+        io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    const auto port = a.local_endpoint().port();
+    std::lock_guard lock(mutex);
+    if (handed_out.insert(port).second) return port;
+  }
+  throw std::runtime_error("free_tcp_port: the kernel kept handing out ports already used");
 }
 
 std::optional<double> sample(const std::string& exposition, const std::string& series) {

@@ -8,7 +8,9 @@
 namespace reachprobe::test {
 
 // A loopback TCP port that was free a moment ago (bound to port 0, then released), for a
-// daemon under test to listen on.
+// daemon under test to listen on. Never the same port twice in one process: the kernel may
+// hand a just-released port out again, and a test that takes several (a listen port and the
+// ports it probes) must get distinct ones (CI once got a "duplicate port" config that way).
 std::uint16_t free_tcp_port();
 
 // The value of the sample whose name and labels are exactly `series` in a Prometheus text
