@@ -16,6 +16,7 @@
 #include <random>
 #include <regex>
 #include <thread>
+#include <vector>
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
@@ -91,7 +92,8 @@ class BinaryTest : public ::testing::Test {
   asio::io_context io_;
   // Listening is enough: the kernel completes the handshake without accept().
   tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
-  std::uint16_t closed_port_ = free_tcp_port();
+  ClosedTcpPort closed_;
+  std::uint16_t closed_port_ = closed_.port();
 };
 
 TEST_F(BinaryTest, Version) {
@@ -439,8 +441,9 @@ int connect_within_a_second(std::uint16_t port) {
 // answered every time and the probes still start on time.
 TEST_F(BinaryTest, AbusiveClientsNeitherSilenceMetricsNorDelayProbes) {
   const auto port = free_tcp_port();
+  std::vector<ClosedTcpPort> closed(20);
   std::string ports;
-  for (int i = 0; i < 20; ++i) ports += (i ? "," : "") + std::to_string(free_tcp_port());
+  for (const auto& c : closed) ports += (ports.empty() ? "" : ",") + std::to_string(c.port());
   auto config = write("abuse.yaml",
                       "interval: 200ms\ntimeout: 100ms\nlisten: 127.0.0.1:" + std::to_string(port) +
                           "\ntargets:\n  - {name: closed, type: tcp, hosts: "

@@ -51,7 +51,8 @@ TEST(InboundBinaryTest, CheckShowsTheDroppedWebhookPortAndTheRuleToAdd) {
   options.listen_address = control_plane.address();
   options.netns = control_plane.name();
   options.pod_ip = control_plane.gateway_address();
-  options.kubelet_port = free_tcp_port();  // nothing listens: the kubelet is down
+  ClosedTcpPort kubelet;  // nothing listens: the kubelet is down
+  options.kubelet_port = kubelet.port();
   options.dial_timeout = 1s;
   FakeApiServer apiserver(options);
   // The node security group lets the control plane in on 443 and 10250 only.

@@ -23,6 +23,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/test_pki.hpp"
@@ -38,12 +39,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = REACHPROBE_BINARY;
 const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -199,7 +194,7 @@ class PrometheusProof : public ::testing::Test {
            "  - name: webhook-inbound\n"
            "    type: inbound\n"
            "    ports: [" +
-           std::to_string(free_port()) +
+           std::to_string(free_tcp_port()) +
            "]\n"
            "    interval: 2s\n"
            "    timeout: 1s\n"
@@ -234,7 +229,8 @@ class PrometheusProof : public ::testing::Test {
   DnsResponder dns_;
   asio::io_context io_;
   tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
-  std::uint16_t closed_port_ = free_port();
+  ClosedTcpPort closed_;
+  std::uint16_t closed_port_ = closed_.port();
   std::uint16_t prom_port_ = 0;
   TestPki pki_;
   std::unique_ptr<FakeApiServer> apiserver_;
@@ -247,7 +243,7 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
   const std::vector<std::string> nodes = {"node-a", "node-b", "node-c"};
   std::string static_configs;
   for (const auto& node : nodes) {
-    const auto port = free_port();
+    const auto port = free_tcp_port();
     const auto config = write(node + ".yaml", node_config(port));
     daemons_.push_back(
         std::make_unique<ChildProcess>(std::vector<std::string>{kBinary, "run", "--config", config},
@@ -261,7 +257,7 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
       std::regex_replace(read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml"),
                          std::regex(R"(for: \d+[smh])"), "for: 2s");
   write("rules.yaml", rules);
-  prom_port_ = free_port();
+  prom_port_ = free_tcp_port();
   const auto prom_config = write("prometheus.yml",
                                  "global:\n"
                                  "  scrape_interval: 1s\n"

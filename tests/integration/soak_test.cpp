@@ -122,7 +122,8 @@ TEST(Soak, TwoHundredThousandProbesLeaveNoFdsOrMemoryBehind) {
   stalled.open(tcp::v4());
   stalled.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   stalled.listen(0);
-  const auto closed = free_tcp_port();
+  ClosedTcpPort closed_port;
+  const auto closed = closed_port.port();
   const auto listen = free_tcp_port();
 
   // 300 endpoints every 100 ms: 3,000 probes/s. Config b drops the dns targets and adds

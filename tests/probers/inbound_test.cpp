@@ -165,7 +165,8 @@ TEST_F(InboundTest, TheKubeletPathIsTheApiServersLogRequest) {
 }
 
 TEST_F(InboundTest, AnUnreachableApiServerIsSaidToBeTheApiServer) {
-  auto settings = KubernetesApi{"https://127.0.0.1:" + std::to_string(test::free_tcp_port()),
+  test::ClosedTcpPort apiserver_port;
+  auto settings = KubernetesApi{"https://127.0.0.1:" + std::to_string(apiserver_port.port()),
                                 (dir_ / "token").string(), (dir_ / "ca.crt").string(), "monitoring",
                                 "reachprobe-x7k2p"};
   InboundProber prober(io_, resolver_, settings);

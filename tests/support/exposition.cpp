@@ -23,6 +23,21 @@ std::uint16_t free_tcp_port() {
   throw std::runtime_error("free_tcp_port: the kernel kept handing out ports already used");
 }
 
+namespace {
+// The socket of a ClosedTcpPort never does asynchronous work; it needs an executor only
+// because Asio sockets have one.
+boost::asio::io_context& idle_io_context() {
+  static boost::asio::io_context io;
+  return io;
+}
+}  // namespace
+
+ClosedTcpPort::ClosedTcpPort() : socket_(idle_io_context()) {
+  socket_.open(boost::asio::ip::tcp::v4());
+  socket_.bind(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  port_ = socket_.local_endpoint().port();
+}
+
 std::optional<double> sample(const std::string& exposition, const std::string& series) {
   std::istringstream lines(exposition);
   for (std::string line; std::getline(lines, line);) {

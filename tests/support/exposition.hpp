@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,6 +13,20 @@ namespace reachprobe::test {
 // hand a just-released port out again, and a test that takes several (a listen port and the
 // ports it probes) must get distinct ones (CI once got a "duplicate port" config that way).
 std::uint16_t free_tcp_port();
+
+// A loopback TCP port where nothing listens, for as long as this object lives: a socket is
+// bound to it but never listens, so a connection is refused (RST) and the kernel hands the
+// port to no one else. A port merely released could be taken by the next listener a test
+// starts on port 0, and the "closed" endpoint would come out `ok`.
+class ClosedTcpPort {
+ public:
+  ClosedTcpPort();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  boost::asio::ip::tcp::socket socket_;
+  std::uint16_t port_;
+};
 
 // The value of the sample whose name and labels are exactly `series` in a Prometheus text
 // exposition, e.g. `reachprobe_probe_success{endpoint="a:1",target="t",type="tcp"}`.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 
 namespace reachprobe::test {
 namespace {
@@ -18,6 +19,22 @@ TEST(FreeTcpPort, NeverHandsOutTheSamePortTwice) {
     EXPECT_NE(port, 0);
     EXPECT_TRUE(seen.insert(port).second) << "port " << port << " handed out twice, call " << i;
   }
+}
+
+// A closed port stays closed while a test starts listeners on port 0, and refuses.
+TEST(ClosedTcpPort, RefusesAndIsNotHandedToTheNextListener) {
+  ClosedTcpPort closed;
+  boost::asio::io_context io;
+  const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+  std::vector<boost::asio::ip::tcp::acceptor> listeners;
+  for (int i = 0; i < 500; ++i) {
+    listeners.emplace_back(io, boost::asio::ip::tcp::endpoint(loopback, 0));
+    EXPECT_NE(listeners.back().local_endpoint().port(), closed.port());
+  }
+  boost::asio::ip::tcp::socket client(io);
+  boost::system::error_code error;
+  client.connect(boost::asio::ip::tcp::endpoint(loopback, closed.port()), error);
+  EXPECT_EQ(error, boost::asio::error::connection_refused) << error.message();
 }
 
 }  // namespace
