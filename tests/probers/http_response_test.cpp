@@ -63,7 +63,11 @@ TEST(HttpResponse, ABodyBeyondTheLimitIsCutNotAnError) {
       parsed("HTTP/1.1 500 Internal Server Error\r\nContent-Length: " + std::to_string(big.size()) +
              "\r\n\r\n" + big);
   EXPECT_EQ(r.status, 500);
-  EXPECT_EQ(r.body_excerpt, std::string(kBodyExcerptBytes, 'x') + "...");
+  // Appended, not `std::string(n, 'x') + "..."`: GCC 12 reports a false -Warray-bounds on
+  // that temporary's move at -O2 (GCC bug 105329).
+  std::string expected(kBodyExcerptBytes, 'x');
+  expected += "...";
+  EXPECT_EQ(r.body_excerpt, expected);
 }
 
 // A length no server sends (the fuzzer's find): never reserved, read up to the limit.
