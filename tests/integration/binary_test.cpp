@@ -76,7 +76,7 @@ class BinaryTest : public ::testing::Test {
                      "    type: tcp\n"
                      "    hosts: [127.0.0.1]\n"
                      "    ports: [" +
-                     std::to_string(closed_port_) +
+                     std::to_string(closed_.port()) +
                      "]\n"
                      "  - name: named\n"
                      "    type: tcp\n"
@@ -93,7 +93,6 @@ class BinaryTest : public ::testing::Test {
   // Listening is enough: the kernel completes the handshake without accept().
   tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   ClosedTcpPort closed_;
-  std::uint16_t closed_port_ = closed_.port();
 };
 
 TEST_F(BinaryTest, Version) {
@@ -226,13 +225,13 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
             1.0)
       << body;
   EXPECT_EQ(sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" +
-                             std::to_string(closed_port_) + "\",target=\"closed\",type=\"tcp\"}"),
+                             std::to_string(closed_.port()) + "\",target=\"closed\",type=\"tcp\"}"),
             0.0);
-  EXPECT_GE(
-      sample(body, "reachprobe_probes_total{endpoint=\"127.0.0.1:" + std::to_string(closed_port_) +
-                       "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
-          .value_or(0),
-      1.0);
+  EXPECT_GE(sample(body, "reachprobe_probes_total{endpoint=\"127.0.0.1:" +
+                             std::to_string(closed_.port()) +
+                             "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
+                .value_or(0),
+            1.0);
   EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{endpoint=\"api.cluster.test.:" +
                       open + "\",phase=\"dns\",target=\"named\",type=\"tcp\"}"),
             std::string::npos)
@@ -252,10 +251,10 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
   // The state change of the closed endpoint is logged once, not once per probe.
   ASSERT_TRUE(wait_until(
       [&] {
-        return sample(
-                   http_get("127.0.0.1", port, "/metrics").body,
-                   "reachprobe_probes_total{endpoint=\"127.0.0.1:" + std::to_string(closed_port_) +
-                       "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
+        return sample(http_get("127.0.0.1", port, "/metrics").body,
+                      "reachprobe_probes_total{endpoint=\"127.0.0.1:" +
+                          std::to_string(closed_.port()) +
+                          "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
                    .value_or(0) >= 2;
       },
       5s));

@@ -172,7 +172,7 @@ class PrometheusProof : public ::testing::Test {
            "    type: tcp\n"
            "    hosts: [127.0.0.1]\n"
            "    ports: [" +
-           std::to_string(closed_port_) +
+           std::to_string(closed_.port()) +
            "]\n"
            "    labels: {group: control-plane}\n"
            "  - name: alertmanager-pods\n"
@@ -230,7 +230,6 @@ class PrometheusProof : public ::testing::Test {
   asio::io_context io_;
   tcp::acceptor listener_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   ClosedTcpPort closed_;
-  std::uint16_t closed_port_ = closed_.port();
   std::uint16_t prom_port_ = 0;
   TestPki pki_;
   std::unique_ptr<FakeApiServer> apiserver_;

@@ -23,6 +23,7 @@
 #include "probe/sinks/metrics_sink.hpp"
 #include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/exposition.hpp"
 
 namespace reachprobe {
 namespace {
@@ -157,9 +158,9 @@ TEST_F(DnsProberTest, TruncatedUdpAnswerIsRepeatedOverTcp) {
 }
 
 TEST_F(DnsProberTest, ClosedDnsPortIsDnsTimeout) {
+  test::ClosedTcpPort closed;
   DnsProber elsewhere{
-      io, settings({"127.0.0.1:" + std::to_string(closed_port("127.0.0.1"))}, resolv_conf.path()),
-      "node-a"};
+      io, settings({"127.0.0.1:" + std::to_string(closed.port())}, resolv_conf.path()), "node-a"};
   auto r = probe_once(io, elsewhere, endpoint_of(dns_target("any.test.", "A", 500ms)));
   EXPECT_EQ(r.outcome, Outcome::DnsTimeout) << r.message;
 }
@@ -501,7 +502,8 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
                                   io, settings({dns.server()}, resolv_conf.path()), "node-a"));
   Scheduler scheduler(io, metrics);
 
-  const auto port = closed_port("127.0.0.2");
+  test::ClosedTcpPort closed("127.0.0.2");
+  const auto port = closed.port();
   const auto series = [&](const std::string& ip) {
     return "endpoint=\"" + ip + ":" + std::to_string(port) + "\"";
   };

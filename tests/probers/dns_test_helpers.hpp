@@ -96,13 +96,6 @@ inline dns::ResolverOptions settings(std::vector<std::string> servers,
   return o;
 }
 
-// A loopback port where nothing listens: bound then closed, so the kernel answers RST.
-inline std::uint16_t closed_port(const std::string& ip) {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address(ip), 0));
-  return a.local_endpoint().port();
-}
-
 inline bool run_until(asio::io_context& io, const std::function<bool()>& condition,
                       std::chrono::milliseconds limit) {
   const auto end = Clock::now() + limit;

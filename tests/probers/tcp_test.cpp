@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/run_probe.hpp"
 
@@ -28,15 +29,6 @@ std::shared_ptr<Target> tcp_target(std::string host, std::uint16_t port, Duratio
   t->interval = 10s;
   t->timeout = timeout;
   return t;
-}
-
-// A port on loopback where nothing listens: bound then closed, so the kernel answers RST.
-std::uint16_t closed_port(const asio::ip::address& on) {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(on, 0));
-  auto port = a.local_endpoint().port();
-  a.close();
-  return port;
 }
 
 dns::ResolverOptions make_resolver_options(const std::string& server) {
@@ -84,7 +76,8 @@ TEST_F(TcpProberTest, Ipv6LoopbackListenerIsOk) {
 }
 
 TEST_F(TcpProberTest, ClosedPortIsRefused) {
-  auto port = closed_port(asio::ip::make_address("127.0.0.1"));
+  test::ClosedTcpPort closed;
+  const auto port = closed.port();
   auto r = probe_once(io, prober, expand_endpoints({tcp_target("127.0.0.1", port)}).front());
   EXPECT_EQ(r.outcome, Outcome::Refused);
   EXPECT_NE(r.message.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << r.message;

@@ -32,9 +32,10 @@ boost::asio::io_context& idle_io_context() {
 }
 }  // namespace
 
-ClosedTcpPort::ClosedTcpPort() : socket_(idle_io_context()) {
-  socket_.open(boost::asio::ip::tcp::v4());
-  socket_.bind(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+ClosedTcpPort::ClosedTcpPort(const std::string& address) : socket_(idle_io_context()) {
+  const boost::asio::ip::tcp::endpoint any_port(boost::asio::ip::make_address(address), 0);
+  socket_.open(any_port.protocol());
+  socket_.bind(any_port);
   port_ = socket_.local_endpoint().port();
 }
 

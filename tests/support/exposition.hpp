@@ -20,7 +20,7 @@ std::uint16_t free_tcp_port();
 // starts on port 0, and the "closed" endpoint would come out `ok`.
 class ClosedTcpPort {
  public:
-  ClosedTcpPort();
+  explicit ClosedTcpPort(const std::string& address = "127.0.0.1");
   std::uint16_t port() const { return port_; }
 
  private:
