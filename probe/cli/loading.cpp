@@ -3,11 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "probe/config/config_file.hpp"
 #include "probe/probers/prober_set.hpp"
 #include "reachprobe/embedded_config.hpp"
 
@@ -21,14 +18,12 @@ LoadOutcome load_config(const std::string& path) {
     text = kEmbeddedLocalConfig;
     name = "<built-in config/local.yaml>";
   } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      out.errors.push_back({path, 0, 0, fmt::format("cannot read: {}", std::strerror(errno))});
+    auto file = config::read_config_file(path);
+    if (!file.problem.empty()) {
+      out.errors.push_back({path, 0, 0, std::move(file.problem)});
       return out;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = std::move(file.text);
   }
   config::LoadResult loaded = config::load_config_string(text, name);
   out.errors = std::move(loaded.errors);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "probe/config/config_file.hpp"
 #include "probe/config/duration.hpp"
 #include "probe/config/env_expand.hpp"
 #include "probe/core/url.hpp"
@@ -1136,23 +1137,13 @@ LoadResult load_config_string(std::string_view yaml, const std::string& path,
 }
 
 LoadResult load_config_file(const std::string& path, const EnvLookup& env) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                       &std::fclose);
-  auto unreadable = [&path](int error) {
+  auto file = read_config_file(path);
+  if (!file.problem.empty()) {
     LoadResult result;
-    result.errors.push_back({path, 0, 0, std::string("cannot read: ") + std::strerror(error)});
+    result.errors.push_back({path, 0, 0, std::move(file.problem)});
     return result;
-  };
-  if (!file) return unreadable(errno);
-  std::string contents;
-  char buffer[8192];
-  while (true) {
-    const std::size_t count = std::fread(buffer, 1, sizeof buffer, file.get());
-    contents.append(buffer, count);
-    if (count < sizeof buffer) break;
   }
-  if (std::ferror(file.get())) return unreadable(errno);
-  return load_config_string(contents, path, env);
+  return load_config_string(file.text, path, env);
 }
 
 }  // namespace reachprobe::config

@@ -1045,7 +1045,9 @@ TEST(LoadConfigFile, UnreadableFileIsOneErrorAtLineZero) {
   EXPECT_THAT(errors_of(load_config_file(missing, fake_env({}))),
               ElementsAre(missing + ":0:0: cannot read: No such file or directory"));
   EXPECT_THAT(errors_of(load_config_file(dir.path().string(), fake_env({}))),
-              ElementsAre(dir.path().string() + ":0:0: cannot read: Is a directory"));
+              ElementsAre(dir.path().string() +
+                          ":0:0: is a directory, not a config file; --config takes the path of "
+                          "a YAML file"));
 }
 
 TEST(SystemEnv, ReadsTheProcessEnvironment) {

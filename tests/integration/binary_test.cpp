@@ -145,6 +145,41 @@ TEST_F(BinaryTest, ValidateOfAMissingFileIsAnError) {
   EXPECT_NE(r.err.find("nope.yaml"), std::string::npos);
 }
 
+TEST_F(BinaryTest, ConfigPathThatIsNoConfigFileSaysWhatItIs) {
+  // validate, check and run load the config the same way: each says what the path is.
+  const std::string directory = dir_.string();
+  write("config.yaml", "targets: []\n");
+  for (const std::string command : {"validate", "check", "run"}) {
+    auto r = run_command({kBinary, command, "--config", directory}, 10s);
+    EXPECT_EQ(r.exit_code, 2) << command;
+    EXPECT_NE(r.err.find(directory +
+                         ":0:0: is a directory, not a config file; --config takes a file, e.g. " +
+                         directory + "/config.yaml (it holds config.yaml)\n"),
+              std::string::npos)
+        << command << ": " << r.err;
+  }
+  auto empty = write("empty.yaml", "");
+  auto r = run_command({kBinary, "validate", "--config", empty});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, empty + ":0:0: is empty (0 bytes); a config needs at least 'targets'\n");
+}
+
+TEST_F(BinaryTest, ConfigTheUserCannotReadNamesTheOwnerAndMode) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to the user nobody";
+  std::filesystem::permissions(
+      dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+      std::filesystem::perm_options::add);
+  auto path = write("secret.yaml", "targets: []\n");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  auto r = run_command({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", kBinary,
+                        "validate", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, path +
+                       ":0:0: cannot read: Permission denied (mode 0600, owner uid 0 gid 0; "
+                       "reachprobe runs as uid 65534 gid 65534)\n");
+}
+
 TEST_F(BinaryTest, UsageErrorsExitTwo) {
   EXPECT_EQ(run_command({kBinary}).exit_code, 2);
   EXPECT_EQ(run_command({kBinary, "check"}).exit_code, 2);
