@@ -138,6 +138,15 @@ std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t wi
     if (!r.result.ok()) {
       if (!r.result.message.empty()) wrap(out, "why", r.result.message, width);
       if (!r.hint.empty()) wrap(out, "fix", r.hint, width);
+      // An ok probe's message says so; a failed one's is about the failure.
+      if (r.result.fanout_cut && r.result.fanout_cut->default_bound) {
+        wrap(out, "note",
+             fmt::format("connected to {} of {} addresses (the default bound; max_connect sets "
+                         "another, up to {})",
+                         r.result.fanout_cut->connected, r.result.fanout_cut->addresses,
+                         kMaxConnectLimit),
+             width);
+      }
     } else if (!r.result.message.empty()) {
       // What an ok probe found out, e.g. which name a dns probe's search domains reached.
       wrap(out, "got", r.result.message, width);
@@ -178,6 +187,11 @@ std::string format_check_json(const std::vector<CheckRow>& rows) {
       out +=
           fmt::format(", \"cert_not_after\": \"{:%Y-%m-%dT%H:%M:%SZ}\"",
                       fmt::gmtime(std::chrono::system_clock::to_time_t(*r.result.cert_not_after)));
+    }
+    if (const auto& cut = r.result.fanout_cut) {
+      out += fmt::format(
+          ", \"fanout_cut\": {{\"addresses\": {}, \"connected\": {}, \"bound\": \"{}\"}}",
+          cut->addresses, cut->connected, cut->default_bound ? "default" : "max_connect");
     }
     out += ", \"message\": " + json_string(r.result.message);
     out += ", \"hint\": " + json_string(r.hint);

@@ -116,6 +116,7 @@ std::optional<int> Daemon::start() {
     return 1;
   }
 
+  flush_logs_periodically();
   stop_signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (!ec) shutdown(strsignal(signal));
   });
@@ -133,6 +134,15 @@ std::optional<int> Daemon::start() {
               {"targets", std::to_string(current_->targets.size())},
               {"endpoints", std::to_string(scheduler_.endpoint_count())}});
   return std::nullopt;
+}
+
+void Daemon::flush_logs_periodically() {
+  log_flush_timer_.expires_after(std::chrono::seconds(1));
+  log_flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    log_sink_.flush();
+    flush_logs_periodically();
+  });
 }
 
 void Daemon::wait_for_sighup() {
@@ -168,6 +178,7 @@ bool Daemon::apply(LoadedConfig loaded) {
   std::unordered_set<std::string> names;
   for (const auto& target : loaded.targets) names.insert(target->name);
   scheduler_metrics_.retain_targets(names);
+  fanout_metrics_.set_targets(loaded.targets);
   current_ = std::move(loaded);
   daemon_metrics_.config_loaded(true);
   return true;
@@ -209,6 +220,8 @@ void Daemon::shutdown(std::string_view why) {
   scheduler_.stop();
   if (server_) server_->stop();
   watcher_.reset();
+  log_flush_timer_.cancel();
+  log_sink_.flush(true);
   boost::system::error_code ignored;
   stop_signals_.cancel(ignored);
   reload_signal_.cancel(ignored);

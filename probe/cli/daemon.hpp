@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@ class Daemon {
   std::unique_ptr<http::MetricsStream> open_metrics() const;
   bool apply(LoadedConfig loaded);
   void wait_for_sighup();
+  void flush_logs_periodically();
 
   boost::asio::io_context& io_;
   Options options_;
@@ -54,8 +56,9 @@ class Daemon {
   SchedulerMetrics scheduler_metrics_{*registry_};
   DaemonMetrics daemon_metrics_{*registry_};
   std::shared_ptr<ProcessCollector> process_metrics_ = std::make_shared<ProcessCollector>();
+  FanOutMetrics fanout_metrics_{*registry_};
   StateChangeLogSink log_sink_;
-  FanOutSink sinks_{{&metrics_, &log_sink_}};
+  FanOutSink sinks_{{&metrics_, &fanout_metrics_, &log_sink_}};
   Scheduler scheduler_{io_, sinks_};
   std::optional<LoadedConfig> current_;
   dns::ResolverOptions dns_settings_;
@@ -65,6 +68,8 @@ class Daemon {
   boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
   boost::asio::signal_set reload_signal_{io_, SIGHUP};
   std::unique_ptr<ConfigWatcher> watcher_;
+  // Writes the log sink's summaries when their window ends, also when nothing changes.
+  boost::asio::steady_timer log_flush_timer_{io_};
   mutable bool was_ready_ = false;
 };
 

@@ -1012,7 +1012,7 @@ class Loader {
       }
     }
     if (const Entry* max_connect = find(fields, "max_connect")) {
-      if (auto value = integer(*max_connect, 1, 1000)) target.max_connect = *value;
+      if (auto value = integer(*max_connect, 1, kMaxConnectLimit)) target.max_connect = *value;
       if (!connect_port) fail(at(*max_connect), "'max_connect' needs 'connect_port'");
     }
     if (const Entry* expect = find(fields, "expect"); expect && expect_map(*expect)) {

@@ -30,8 +30,7 @@ std::string_view kind_of(mode_t mode) {
 std::string directory_problem(const std::string& path) {
   std::vector<std::string> yaml;
   std::error_code ec;
-  for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
     if (name.starts_with('.')) continue;  // a ConfigMap's ..data and its timestamped dirs
     if (name.ends_with(".yaml") || name.ends_with(".yml")) yaml.push_back(name);
@@ -45,18 +44,18 @@ std::string directory_problem(const std::string& path) {
     names += (i ? ", " : "") + yaml[i];
   }
   if (yaml.size() > 3) names += ", ...";
-  return out + fmt::format("; --config takes a file, e.g. {}/{} (it holds {})",
-                           std::filesystem::path(path).lexically_normal().string(), yaml.front(),
+  return out + fmt::format("; --config takes a file, e.g. {} (it holds {})",
+                           (std::filesystem::path(path) / yaml.front()).lexically_normal().string(),
                            names);
 }
 
 std::string denied_problem(const std::string& path, int error) {
   struct stat st {};
   if (error == EACCES && ::stat(path.c_str(), &st) == 0) {
-    return fmt::format("cannot read: {} (mode {:04o}, owner uid {} gid {}; reachprobe runs as uid "
-                       "{} gid {})",
-                       std::strerror(error), st.st_mode & 07777, st.st_uid, st.st_gid, ::geteuid(),
-                       ::getegid());
+    return fmt::format(
+        "cannot read: {} (mode {:04o}, owner uid {} gid {}; reachprobe runs as uid "
+        "{} gid {})",
+        std::strerror(error), st.st_mode & 07777, st.st_uid, st.st_gid, ::geteuid(), ::getegid());
   }
   return std::string("cannot read: ") + std::strerror(error);
 }
@@ -110,9 +109,9 @@ ConfigFileText read_config_file(const std::string& path) {
     }
     if (count == 0) break;
     if (out.text.size() + static_cast<std::size_t>(count) > kMaxConfigBytes) {
-      out.problem = fmt::format("is larger than {} MiB, which no config is ({})",
-                                kMaxConfigBytes >> 20,
-                                S_ISREG(st.st_mode) ? "a regular file" : kind_of(st.st_mode));
+      out.problem =
+          fmt::format("is larger than {} MiB, which no config is ({})", kMaxConfigBytes >> 20,
+                      S_ISREG(st.st_mode) ? "a regular file" : kind_of(st.st_mode));
       out.text.clear();
       return out;
     }

@@ -37,6 +37,13 @@ struct ProbeResult {
   // connects to every address it resolved. Each is its own series ("IP:port") under the
   // same target; the scheduler expires those that stop appearing.
   std::vector<FanOutResult> fanout;
+  // A dns probe with connect_port whose answer held more addresses than it connected to.
+  struct FanOutCut {
+    std::size_t addresses = 0;   // in the answer
+    std::size_t connected = 0;   // the bound: max_connect, or kDefaultMaxConnect without it
+    bool default_bound = false;  // no max_connect: nobody chose this bound
+  };
+  std::optional<FanOutCut> fanout_cut;
   // A dns probe: how many records of the asked type the last reply held (0 for NXDOMAIN,
   // SERVFAIL, ... and empty answers); empty when no reply came. Other probes leave it empty.
   std::optional<std::size_t> answers;

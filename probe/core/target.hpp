@@ -42,6 +42,15 @@ struct DnsExpect {
   std::vector<std::string> contains;
 };
 
+// How many addresses of one answer a dns target with connect_port connects to when it has
+// no max_connect: a bound against the large headless Service nobody meant to fan out to
+// (1,500 addresses were 1,500 connects and series per node). Past it the node takes the
+// same rendezvous choice as with max_connect. Why 64: README, "Fan-out bound".
+inline constexpr std::size_t kDefaultMaxConnect = 64;
+// The most max_connect may say: every address is a connect per interval and some 20 series
+// on every node that probes it.
+inline constexpr std::size_t kMaxConnectLimit = 1000;
+
 // Where a target was written, so later problems (e.g. at reload) can point at it.
 struct SourcePosition {
   std::string path;
@@ -69,7 +78,7 @@ struct Target {
   std::string record = "A";
   std::string server;  // "IP" or "IP:PORT"; empty: dns.servers, then the system config
   std::optional<std::uint16_t> connect_port;
-  std::optional<std::size_t> max_connect;
+  std::optional<std::size_t> max_connect;  // empty: kDefaultMaxConnect
   DnsExpect expect;
 
   // tls, http

@@ -14,7 +14,7 @@
 #include <stdexcept>
 
 #include "probe/core/duration_text.hpp"
-#include "probe/core/stable_hash.hpp"
+#include "probe/core/rendezvous.hpp"
 #include "probe/dns/ares_channel.hpp"
 #include "probe/dns/message.hpp"
 #include "probe/dns/query.hpp"
@@ -436,10 +436,18 @@ asio::awaitable<ProbeResult> DnsProber::probe_with(std::weak_ptr<Impl> weak, End
 
   if (!target.connect_port || found.addresses.empty()) co_return result;
   auto chosen = found.addresses;
-  if (target.max_connect && chosen.size() > *target.max_connect) {
-    chosen = select_connect_addresses(chosen, *target.max_connect, plan.node_name);
+  const std::size_t bound = target.max_connect.value_or(kDefaultMaxConnect);
+  if (chosen.size() > bound) {
+    result.fanout_cut = ProbeResult::FanOutCut{
+        .addresses = chosen.size(), .connected = bound, .default_bound = !target.max_connect};
+    chosen = select_connect_addresses(chosen, bound, plan.node_name);
     if (result.ok()) {
-      result.message += fmt::format("; connecting to {} of them (max_connect)", chosen.size());
+      result.message += target.max_connect
+                            ? fmt::format("; connecting to {} of them (max_connect)", bound)
+                            : fmt::format(
+                                  "; connecting to {} of them (the default bound; "
+                                  "max_connect sets another, up to {})",
+                                  bound, kMaxConnectLimit);
     }
   }
   result.fanout = co_await connect_to_all(*plan.io_context, chosen, *target.connect_port, deadline);
@@ -449,24 +457,14 @@ asio::awaitable<ProbeResult> DnsProber::probe_with(std::weak_ptr<Impl> weak, End
 std::vector<address> select_connect_addresses(const std::vector<address>& addresses,
                                               std::size_t limit, std::string_view node_name) {
   if (addresses.size() <= limit) return addresses;
-  std::vector<std::pair<std::uint64_t, std::size_t>> ranked;
-  ranked.reserve(addresses.size());
-  for (std::size_t i = 0; i < addresses.size(); ++i) {
-    std::string key(node_name);
-    key += '\x1f';
-    key += addresses[i].to_string();
-    ranked.emplace_back(stable_hash(key), i);
-  }
-  // Highest score first; equal scores (vanishingly rare) fall back to answer order.
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
-  ranked.resize(limit);
-  std::sort(ranked.begin(), ranked.end(),
-            [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::vector<std::string> keys;
+  keys.reserve(addresses.size());
+  for (const auto& a : addresses) keys.push_back(a.to_string());
   std::vector<address> out;
   out.reserve(limit);
-  for (const auto& [score, index] : ranked) out.push_back(addresses[index]);
+  for (std::size_t index : rendezvous_choice(keys, limit, node_name)) {
+    out.push_back(addresses[index]);
+  }
   return out;
 }
 

@@ -16,8 +16,9 @@ namespace reachprobe {
 // (search domains and ndots of resolv.conf for relative names, UDP then TCP on truncation)
 // and classifies the reply: ok, nxdomain, servfail, dns_refused, no_answer, dns_timeout,
 // error (also for an `expect` check that fails). With `connect_port` it then connects to
-// every address of the answer at once; each is a fan-out result ("IP:port") whose failure
-// does not change the outcome of the dns probe itself, which is about DNS.
+// the addresses of the answer at once (at most max_connect, else kDefaultMaxConnect); each is a
+// fan-out result ("IP:port") whose failure does not change the outcome of the dns probe itself,
+// which is about DNS.
 class DnsProber final : public Prober {
  public:
   // `settings` are the global DNS settings (the same the Resolver gets: servers, the c-ares
@@ -43,10 +44,8 @@ class DnsProber final : public Prober {
 };
 
 // The addresses a node connects to when a dns probe may connect to at most `limit` of
-// them: those with the highest stable_hash(node, address) (rendezvous hashing), in their
-// original order. Each node keeps its choice while the answer does not change, different
-// nodes choose differently (so together they cover the addresses), and when an address
-// comes or goes, at most that one choice changes.
+// them: rendezvous_choice (probe/core/rendezvous.hpp) over the addresses' text, in their
+// original order.
 std::vector<boost::asio::ip::address> select_connect_addresses(
     const std::vector<boost::asio::ip::address>& addresses, std::size_t limit,
     std::string_view node_name);

@@ -365,6 +365,36 @@ void SchedulerMetrics::retain_targets(const std::unordered_set<std::string>& nam
   }
 }
 
+FanOutMetrics::FanOutMetrics(prometheus::Registry& registry)
+    : truncated_(prometheus::BuildCounter()
+                     .Name("reachprobe_fanout_truncated_total")
+                     .Help("Probes of a dns target with connect_port whose answer held more "
+                           "addresses than the default bound lets it connect to (no "
+                           "max_connect); it connected to the node's rendezvous choice")
+                     .Register(registry)) {}
+
+void FanOutMetrics::record(const Endpoint& endpoint, const ProbeResult& result) {
+  if (!result.fanout_cut || !result.fanout_cut->default_bound) return;
+  if (auto it = by_target_.find(endpoint.target_name()); it != by_target_.end()) {
+    it->second->Increment();
+  }
+}
+
+void FanOutMetrics::set_targets(const std::vector<std::shared_ptr<const Target>>& targets) {
+  std::unordered_map<std::string, prometheus::Counter*> next;
+  for (const auto& target : targets) {
+    if (target->type != ProbeType::Dns || !target->connect_port || target->max_connect) continue;
+    if (auto it = by_target_.find(target->name); it != by_target_.end()) {
+      next.emplace(it->first, it->second);
+      by_target_.erase(it);
+    } else {
+      next.emplace(target->name, &truncated_.Add({{"target", target->name}}));
+    }
+  }
+  for (auto& [name, counter] : by_target_) truncated_.Remove(counter);
+  by_target_ = std::move(next);
+}
+
 DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)
     : reload_successful_(prometheus::BuildGauge()
                              .Name("reachprobe_config_last_reload_successful")

@@ -98,6 +98,23 @@ class SchedulerMetrics {
   std::unordered_map<std::string, prometheus::Counter*> skipped_by_target_;
 };
 
+// reachprobe_fanout_truncated_total{target}: probes of a dns target whose connect fan-out
+// the default bound (kDefaultMaxConnect) cut short, i.e. an answer larger than anyone chose
+// to connect to. A series per dns target with connect_port and no max_connect, from 0, so
+// increase() sees the first cut; none per endpoint. A cut by max_connect is configured and
+// not counted.
+class FanOutMetrics final : public ResultSink {
+ public:
+  explicit FanOutMetrics(prometheus::Registry& registry);
+  void record(const Endpoint& endpoint, const ProbeResult& result) override;
+  // The targets in force: series for those that can be cut, the others' removed.
+  void set_targets(const std::vector<std::shared_ptr<const Target>>& targets);
+
+ private:
+  prometheus::Family<prometheus::Counter>& truncated_;
+  std::unordered_map<std::string, prometheus::Counter*> by_target_;
+};
+
 // Process-wide families that are not per endpoint.
 class DaemonMetrics {
  public:

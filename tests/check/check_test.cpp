@@ -89,6 +89,41 @@ TEST(CheckJson, NullAddressWhenNothingWasContacted) {
   EXPECT_NE(format_check_json(rows).find(R"("address": null)"), std::string::npos);
 }
 
+std::vector<CheckRow> cut_dns_row(bool default_bound) {
+  auto t = std::make_shared<Target>();
+  t->name = "pods";
+  t->type = ProbeType::Dns;
+  t->query = "pods.test.";
+  t->connect_port = 9093;
+  ProbeResult r;
+  r.outcome = Outcome::Error;
+  r.message = "expected at least 2000 A records for pods.test, got 1500: ...";
+  r.fanout_cut = ProbeResult::FanOutCut{.addresses = 1500,
+                                        .connected = default_bound ? kDefaultMaxConnect : 5,
+                                        .default_bound = default_bound};
+  return {CheckRow{expand_endpoints({t}).front(), r, ""}};
+}
+
+TEST(CheckTable, FailedDnsRowStillSaysTheDefaultBoundCutItsFanOut) {
+  auto text = format_check_table(cut_dns_row(true));
+  EXPECT_NE(text.find("    note: connected to 64 of 1500 addresses (the default bound;"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(format_check_table(cut_dns_row(false)).find("note:"), std::string::npos)
+      << "max_connect is what was asked for";
+}
+
+TEST(CheckJson, FanOutCutIsAField) {
+  EXPECT_NE(format_check_json(cut_dns_row(true))
+                .find(R"("fanout_cut": {"addresses": 1500, "connected": 64, "bound": "default"})"),
+            std::string::npos);
+  EXPECT_NE(
+      format_check_json(cut_dns_row(false))
+          .find(R"("fanout_cut": {"addresses": 1500, "connected": 5, "bound": "max_connect"})"),
+      std::string::npos);
+  EXPECT_EQ(format_check_json(sample_rows()).find("fanout_cut"), std::string::npos);
+}
+
 TEST(FormatLatency, PicksAReadableUnit) {
   EXPECT_EQ(format_latency(850us), "850us");
   EXPECT_EQ(format_latency(12300us), "12.3ms");

@@ -16,8 +16,8 @@
 namespace reachprobe::config {
 namespace {
 
-using ::testing::HasSubstr;
 using test::TempDir;
+using ::testing::HasSubstr;
 
 TEST(ReadConfigFile, RegularFileIsReadWhole) {
   TempDir dir("reachprobe-config-file");
@@ -43,7 +43,7 @@ TEST(ReadConfigFile, DirectoryIsNamedAndItsYamlFilesSuggested) {
             "is a directory, not a config file; --config takes the path of a YAML file");
 
   // A ConfigMap volume: the key as a file (a symlink into ..data), hidden bookkeeping.
-  std::filesystem::create_directories(dir / "..2026_11_30" );
+  std::filesystem::create_directories(dir / "..2026_11_30");
   std::ofstream((dir / "..2026_11_30" / "config.yaml").string()) << "targets: []\n";
   std::filesystem::create_directory_symlink("..2026_11_30", dir / "..data");
   std::filesystem::create_symlink("..data/config.yaml", dir / "config.yaml");

@@ -755,6 +755,30 @@ TEST(LoadConfig, DnsTargetOptions) {
                           "[x])"));
 }
 
+TEST(LoadConfig, MaxConnectMayRaiseTheDefaultBoundUpToTheLimit) {
+  auto result = load(R"(targets:
+  - name: wide
+    type: dns
+    query: pods.test
+    connect_port: 80
+    max_connect: 1000
+)");
+  ASSERT_THAT(errors_of(result), IsEmpty());
+  EXPECT_GT(kMaxConnectLimit, kDefaultMaxConnect);
+  EXPECT_EQ(result.config->targets[0].max_connect, kMaxConnectLimit);
+
+  auto too_wide = load(R"(targets:
+  - name: wide
+    type: dns
+    query: pods.test
+    connect_port: 80
+    max_connect: 1001
+)");
+  EXPECT_THAT(errors_of(too_wide),
+              ElementsAre("c.yaml:6:18: 'max_connect' must be an integer from 1 to 1000, not "
+                          "'1001'"));
+}
+
 TEST(LoadConfig, HttpTargetOptions) {
   auto result = load(R"(targets:
   - name: a

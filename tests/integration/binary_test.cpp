@@ -170,8 +170,8 @@ TEST_F(BinaryTest, ConfigTheUserCannotReadNamesTheOwnerAndMode) {
       dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
       std::filesystem::perm_options::add);
   auto path = write("secret.yaml", "targets: []\n");
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   auto r = run_command({"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", kBinary,
                         "validate", "--config", path});
   EXPECT_EQ(r.exit_code, 2);

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 
 #include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/child_process.hpp"
@@ -183,6 +185,98 @@ TEST_F(DnsBinaryTest, RunExposesAnswerCountAndOneSeriesPerAddress) {
   auto status = daemon.wait_for_exit(2s);
   ASSERT_TRUE(status.has_value()) << "still running after SIGTERM";
   EXPECT_EQ(*status, 0);
+}
+
+// The accident of issue 16: a headless Service of 1,500 pods and a target without
+// max_connect. dnsmasq answers all 1,500 (over TCP: the UDP answer is truncated).
+class LargeAnswerTest : public DnsBinaryTest {
+ protected:
+  void SetUp() override {
+    DnsBinaryTest::SetUp();
+    if (IsSkipped()) return;
+    std::vector<std::string> options = {"--local=/test/"};
+    for (int i = 0; i < 1500; ++i) {
+      options.push_back("--host-record=pods.big.test,127.2." + std::to_string(i / 250) + "." +
+                        std::to_string(i % 250 + 1));
+    }
+    server_ = std::make_unique<Dnsmasq>(options);
+  }
+
+  std::string big_config(std::uint16_t listen_port) {
+    return write("big.yaml",
+                 "interval: 1s\n"
+                 "timeout: 800ms\n"
+                 "listen: 127.0.0.1:" +
+                     std::to_string(listen_port) +
+                     "\n"
+                     "dns:\n"
+                     "  servers: [" +
+                     server_->server() +
+                     "]\n"
+                     "targets:\n"
+                     "  - name: pods\n"
+                     "    type: dns\n"
+                     "    query: pods.big.test.\n"
+                     "    connect_port: " +
+                     std::to_string(closed_.port()) + "\n");
+  }
+
+  std::unique_ptr<Dnsmasq> server_;
+  ClosedTcpPort closed_;
+};
+
+TEST_F(LargeAnswerTest, CheckShowsTheDefaultBoundInTheTableAndJson) {
+  auto r = run_command({kBinary, "check", "--config", big_config(free_tcp_port())}, 20s);
+  EXPECT_EQ(r.exit_code, 1) << "the chosen addresses refuse: " << r.err;
+  const std::string prose = std::regex_replace(r.out, std::regex("\n +"), " ");
+  EXPECT_NE(prose.find("got: 1500 A records for pods.big.test: "), std::string::npos) << r.out;
+  EXPECT_NE(prose.find("; connecting to 64 of them (the default bound; max_connect sets "
+                       "another, up to 1000)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("65 endpoints: 1 ok, 64 failed"), std::string::npos) << r.out;
+
+  auto json = run_command(
+      {kBinary, "check", "--config", big_config(free_tcp_port()), "--format", "json"}, 20s);
+  EXPECT_EQ(json.exit_code, 1) << json.err;
+  EXPECT_NE(json.out.find(R"("endpoint": "pods.big.test.")"), std::string::npos) << json.out;
+  EXPECT_NE(
+      json.out.find(R"("fanout_cut": {"addresses": 1500, "connected": 64, "bound": "default"})"),
+      std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find(R"("ok": 1, "failed": 64})"), std::string::npos) << json.out;
+}
+
+TEST_F(LargeAnswerTest, RunCountsEveryCutLogsItOnceAndExposesOnlyTheChosen) {
+  const auto listen_port = free_tcp_port();
+  ChildProcess daemon({kBinary, "run", "--config", big_config(listen_port)});
+  ASSERT_TRUE(daemon.wait_for_stderr("reachprobe started", 5s)) << daemon.stderr_text();
+  const std::string counter = R"(reachprobe_fanout_truncated_total{target="pods"})";
+  std::string body;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        body = http_get("127.0.0.1", listen_port, "/metrics").body;
+        return sample(body, counter).value_or(0) >= 3;
+      },
+      10s))
+      << body << daemon.stderr_text();
+  std::set<std::string> endpoints;
+  for (const auto& [name, value] : samples(body)) {
+    if (name.rfind("reachprobe_probe_success{", 0) != 0) continue;
+    endpoints.insert(name);
+  }
+  EXPECT_EQ(endpoints.size(), 65u) << "the dns endpoint and the 64 chosen addresses";
+  const auto log = daemon.stderr_text();
+  std::size_t lines = 0;
+  for (std::size_t at = 0;
+       (at = log.find("dns fan-out cut to the default bound", at)) != std::string::npos; ++at) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
+  EXPECT_NE(log.find("addresses=1500 connected=64"), std::string::npos) << log;
+
+  daemon.send_signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_for_exit(2s), 0);
 }
 
 }  // namespace

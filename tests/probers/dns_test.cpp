@@ -20,10 +20,12 @@
 #include <set>
 
 #include "probe/engine/scheduler.hpp"
+#include "probe/sinks/log_sink.hpp"
 #include "probe/sinks/metrics_sink.hpp"
 #include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/exposition.hpp"
+#include "tests/support/log_capture.hpp"
 
 namespace reachprobe {
 namespace {
@@ -470,6 +472,157 @@ TEST_F(DnsFanOutTest, MaxConnectPicksTheNodesAddresses) {
   ASSERT_EQ(r.fanout.size(), 2u);
   EXPECT_EQ(r.fanout[0].host, expected[0].to_string());
   EXPECT_EQ(r.fanout[1].host, expected[1].to_string());
+}
+
+// `count` distinct loopback addresses, 127.1.0.1 on: a large headless Service's answer.
+std::vector<std::string> loopback_pods(int count) {
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) {
+    out.push_back("127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
+  }
+  return out;
+}
+
+std::vector<asio::ip::address> parsed(const std::vector<std::string>& texts) {
+  std::vector<asio::ip::address> out;
+  for (const auto& t : texts) out.push_back(asio::ip::make_address(t));
+  return out;
+}
+
+// 1,500 addresses (over TCP: the UDP answer is truncated, as dnsmasq's was) and no
+// max_connect: 64 connects, the node's rendezvous choice, and the cut is said.
+TEST_F(DnsProberTest, FanOutWithoutMaxConnectStopsAtTheDefaultBound) {
+  test::ClosedTcpPort closed;
+  const auto pods = loopback_pods(1500);
+  dns.set("pods.test", DnsRule::answer(pods).truncated());
+  auto t = dns_target("pods.test.", "A", 1s);
+  t->connect_port = closed.port();
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(dns.query_count("pods.test", DnsTransport::Tcp), 1);
+  EXPECT_EQ(r.answers, std::optional<std::size_t>(1500));
+  ASSERT_TRUE(r.fanout_cut);
+  EXPECT_EQ(r.fanout_cut->addresses, 1500u);
+  EXPECT_EQ(r.fanout_cut->connected, kDefaultMaxConnect);
+  EXPECT_TRUE(r.fanout_cut->default_bound);
+  EXPECT_TRUE(contains(r.message,
+                       "; connecting to 64 of them (the default bound; max_connect "
+                       "sets another, up to 1000)"))
+      << r.message;
+  const auto expected = select_connect_addresses(parsed(pods), kDefaultMaxConnect, "node-a");
+  ASSERT_EQ(r.fanout.size(), kDefaultMaxConnect);
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(r.fanout[i].host, expected[i].to_string());
+    EXPECT_EQ(r.fanout[i].port, closed.port());
+    EXPECT_TRUE(r.fanout[i].result.phase(Phase::Total)) << "each chosen address was connected to";
+  }
+}
+
+TEST_F(DnsProberTest, MaxConnectRaisesTheBoundAboveTheDefault) {
+  test::ClosedTcpPort closed;
+  const auto pods = loopback_pods(300);
+  dns.set("pods.test", DnsRule::answer(pods).truncated());
+  auto t = dns_target("pods.test.", "A", 1s);
+  t->connect_port = closed.port();
+  t->max_connect = 200;
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.fanout.size(), 200u);
+  ASSERT_TRUE(r.fanout_cut);
+  EXPECT_EQ(r.fanout_cut->connected, 200u);
+  EXPECT_FALSE(r.fanout_cut->default_bound);
+  EXPECT_TRUE(contains(r.message, "connecting to 200 of them (max_connect)")) << r.message;
+
+  t->max_connect = 300;
+  r = probe(t);
+  EXPECT_EQ(r.fanout.size(), 300u) << "the whole answer";
+  EXPECT_FALSE(r.fanout_cut);
+}
+
+TEST_F(DnsProberTest, AnAnswerAtTheDefaultBoundIsNotCut) {
+  test::ClosedTcpPort closed;
+  dns.set("pods.test", DnsRule::answer(loopback_pods(kDefaultMaxConnect)).truncated());
+  auto t = dns_target("pods.test.", "A", 1s);
+  t->connect_port = closed.port();
+  auto r = probe(t);
+  EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
+  EXPECT_EQ(r.fanout.size(), kDefaultMaxConnect);
+  EXPECT_FALSE(r.fanout_cut);
+  EXPECT_FALSE(contains(r.message, "connecting to")) << r.message;
+}
+
+// Through the real Scheduler and sinks, several rounds: the metrics hold exactly the 64
+// chosen addresses, the counter counts every cut probe, and the log says it once.
+TEST_F(DnsProberTest, DefaultBoundThroughTheSchedulerCountsEveryCutAndLogsOnce) {
+  test::LogCapture log;
+  prometheus::Registry registry;
+  MetricsSink metrics;
+  FanOutMetrics fanout_metrics(registry);
+  StateChangeLogSink log_sink;
+  struct ParentResults final : ResultSink {
+    void record(const Endpoint& endpoint, const ProbeResult&) override {
+      if (endpoint.label == "pods.test.") ++count;
+    }
+    int count = 0;
+  } parent_results;
+  FanOutSink sinks({&metrics, &fanout_metrics, &log_sink, &parent_results});
+  ProberSet probers;
+  probers.add(ProbeType::Dns, std::make_unique<DnsProber>(
+                                  io, settings({dns.server()}, resolv_conf.path()), "node-a"));
+  Scheduler scheduler(io, sinks);
+
+  test::ClosedTcpPort closed;
+  dns.set("pods.test", DnsRule::answer(loopback_pods(1500)).truncated());
+  auto t = dns_target("pods.test.", "A", 500ms);
+  t->interval = 600ms;
+  t->connect_port = closed.port();
+  auto bounded = dns_target("bounded.test.", "A", 500ms);
+  bounded->name = "bounded";
+  bounded->connect_port = closed.port();
+  bounded->max_connect = 5;
+  fanout_metrics.set_targets({t, bounded});
+  scheduler.update(expand_endpoints({t}), probers);
+
+  const auto truncated = [&] {
+    auto families = registry.Collect();
+    for (const auto& family : families) {
+      if (family.name != "reachprobe_fanout_truncated_total") continue;
+      for (const auto& metric : family.metric) {
+        if (metric.label.size() == 1 && metric.label[0].name == "target" &&
+            metric.label[0].value == "dns") {
+          return metric.counter.value;
+        }
+      }
+    }
+    return -1.0;
+  };
+  EXPECT_EQ(truncated(), 0.0) << "the series exists from the start";
+  ASSERT_TRUE(run_until(
+      io, [&] { return parent_results.count >= 3; }, 10s))
+      << "probes recorded: " << parent_results.count;
+  EXPECT_EQ(truncated(), static_cast<double>(parent_results.count)) << "every probe was cut";
+  EXPECT_EQ(log.lines_with("dns fan-out cut to the default bound").size(), 1u);
+  EXPECT_TRUE(contains(log.lines_with("fan-out").at(0), "addresses=1500 connected=64"));
+  // The exposition: the dns endpoint plus exactly the 64 chosen addresses.
+  std::string text;
+  metrics.render(text);
+  std::set<std::string> endpoints;
+  for (const auto& [name, value] : test::samples(text)) {
+    const auto at = name.find("endpoint=\"");
+    if (at == std::string::npos) continue;
+    endpoints.insert(name.substr(at + 10, name.find('"', at + 10) - at - 10));
+  }
+  EXPECT_EQ(endpoints.size(), 1 + kDefaultMaxConnect);
+  // A target with max_connect has no series: its cut is configured, not an accident.
+  {
+    auto families = registry.Collect();
+    for (const auto& family : families) {
+      for (const auto& metric : family.metric) {
+        for (const auto& label : metric.label) EXPECT_NE(label.value, "bounded");
+      }
+    }
+  }
+  scheduler.stop();
 }
 
 TEST_F(DnsProberTest, FanOutToIpv6Loopback) {
