@@ -108,7 +108,11 @@ TEST_F(DnsmasqTest, LatencyOfAForwardedQueryIncludesTheUpstreamDelay) {
   EXPECT_EQ(r.outcome, Outcome::Ok) << r.message;
   ASSERT_TRUE(r.phase(Phase::Dns));
   EXPECT_GE(*r.phase(Phase::Dns), Duration(kDelay));
-  EXPECT_LT(*r.phase(Phase::Dns), Duration(kDelay + 15ms));
+  // One query reached the upstream: the phase is that exchange, not a retransmission's
+  // wait. The upper bound only rules out a second round; a tight one (it was 15 ms) fails
+  // on a loaded 2-core machine, where dnsmasq alone can be descheduled that long.
+  EXPECT_EQ(upstream.query_count("slow.upstream.test"), 1);
+  EXPECT_LT(*r.phase(Phase::Dns), Duration(kDelay + 500ms));
 }
 
 TEST_F(DnsmasqTest, SilentServerIsDnsTimeoutAtTheDeadline) {
