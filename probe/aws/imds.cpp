@@ -80,10 +80,7 @@ ImdsEndpoint imds_endpoint(const config::EnvLookup& env) {
     endpoint.problem = fmt::format("{}: {}", kImdsEndpointVariable, *problem);
     return endpoint;
   }
-  Url url = std::get<Url>(parsed);
-  // The variable may carry a path prefix; requests append /latest/... to it.
-  while (!url.target.empty() && url.target.back() == '/') url.target.pop_back();
-  endpoint.url = std::move(url);
+  endpoint.url = std::get<Url>(std::move(parsed));
   return endpoint;
 }
 
@@ -109,6 +106,8 @@ ImdsClient::ImdsClient(std::shared_ptr<dns::Resolver> resolver, Url base, ImdsOp
                        const config::EnvLookup& env)
     : http_(std::move(resolver)), base_(std::move(base)), options_(options) {
   refuse_real_imds_under_test(base_, env);
+  // A path prefix is kept; requests append /latest/... to it.
+  while (!base_.target.empty() && base_.target.back() == '/') base_.target.pop_back();
 }
 
 asio::awaitable<bool> ImdsClient::renew_token() {
@@ -124,20 +123,22 @@ asio::awaitable<bool> ImdsClient::renew_token() {
                                {"Content-Length", "0"}});
   ProbeResult result;
   const auto asked = Clock::now();
-  auto response = co_await http_.exchange(url, request, TlsOptions{},
-                                          Deadline::after(options_.request_timeout), result);
+  // Named, not temporaries: GCC 12 mishandles non-trivial temporaries in a co_await.
+  const TlsOptions tls;
+  const Deadline deadline = Deadline::after(options_.request_timeout);
+  auto response = co_await http_.exchange(url, request, tls, deadline, result);
   if (!response) {
     if (result.outcome == Outcome::Timeout && result.phase(Phase::FirstByte)) {
       // Connected, then silence: what a hop limit of 1 does to a process behind a bridge
       // (the answer's TTL runs out on the way back); a GET would still be answered.
-      token_problem_ = fmt::format(
+      problem_ = fmt::format(
           "IMDSv2 token request ({}) got no answer within {}: the instance's metadata hop "
           "limit (HttpPutResponseHopLimit) is probably 1 and this process is not on the host "
           "network; run with hostNetwork, or raise the limit: aws ec2 "
           "modify-instance-metadata-options --instance-id ID --http-put-response-hop-limit 2",
           where, format_latency(options_.request_timeout));
     } else {
-      token_problem_ = fmt::format(
+      problem_ = fmt::format(
           "IMDS is not reachable ({}: {}): not an EC2 instance, or its metadata endpoint is "
           "off; AWS_EC2_METADATA_DISABLED=true or aws.imds: false stops asking",
           where, result.message.empty() ? std::string(to_string(result.outcome)) : result.message);
@@ -145,7 +146,7 @@ asio::awaitable<bool> ImdsClient::renew_token() {
     co_return false;
   }
   if (response->status == 401 || response->status == 403) {
-    token_problem_ = fmt::format(
+    problem_ = fmt::format(
         "IMDS refused the IMDSv2 token request ({}) with HTTP {}: the instance's metadata "
         "endpoint is disabled or restricted (aws ec2 modify-instance-metadata-options "
         "--http-endpoint enabled)",
@@ -153,13 +154,13 @@ asio::awaitable<bool> ImdsClient::renew_token() {
     co_return false;
   }
   if (response->status != 200) {
-    token_problem_ = fmt::format("IMDSv2 token request ({}) answered HTTP {} {}", where,
+    problem_ = fmt::format("IMDSv2 token request ({}) answered HTTP {} {}", where,
                                  response->status, response->reason);
     co_return false;
   }
   const auto token = trim(response->body);
   if (!is_token(token)) {
-    token_problem_ = fmt::format("IMDSv2 token request ({}) answered {} bytes that are no token: {}",
+    problem_ = fmt::format("IMDSv2 token request ({}) answered {} bytes that are no token: {}",
                                  where, response->body.size(), excerpt(response->body));
     co_return false;
   }
@@ -177,11 +178,15 @@ asio::awaitable<ImdsReply> ImdsClient::get_once(const std::string& path) {
   url.target = base_.target + path;
   auto request = make_request(http::verb::get, url, "", {{"X-aws-ec2-metadata-token", token_}});
   ProbeResult result;
-  auto response = co_await http_.exchange(url, request, TlsOptions{},
-                                          Deadline::after(options_.request_timeout), result);
+  // Named, not temporaries: GCC 12 mishandles non-trivial temporaries in a co_await.
+  const TlsOptions tls;
+  const Deadline deadline = Deadline::after(options_.request_timeout);
+  auto response = co_await http_.exchange(url, request, tls, deadline, result);
   ImdsReply reply;
   if (!response) {
     reply.error = fmt::format("GET {}: {}", path, result.message);
+    // The next request would wait as long again: one stall ends the reading.
+    problem_ = fmt::format("IMDS stopped answering, not asked again: {}", reply.error);
     co_return reply;
   }
   reply.status = response->status;
@@ -193,16 +198,16 @@ asio::awaitable<ImdsReply> ImdsClient::get_once(const std::string& path) {
   co_return reply;
 }
 
-asio::awaitable<ImdsReply> ImdsClient::get(std::string path) {
-  if (!token_problem_.empty()) co_return ImdsReply{std::nullopt, 0, token_problem_};
+asio::awaitable<ImdsReply> ImdsClient::get(const std::string& path) {
+  if (!problem_.empty()) co_return ImdsReply{std::nullopt, 0, problem_};
   if (token_.empty() || Clock::now() >= renew_at_) {
-    if (!co_await renew_token()) co_return ImdsReply{std::nullopt, 0, token_problem_};
+    if (!co_await renew_token()) co_return ImdsReply{std::nullopt, 0, problem_};
   }
   auto reply = co_await get_once(path);
   if (reply.status == 401) {
     // The token is no longer honoured (IMDS restarted, the clock jumped): one new token,
     // one more try.
-    if (!co_await renew_token()) co_return ImdsReply{std::nullopt, 0, token_problem_};
+    if (!co_await renew_token()) co_return ImdsReply{std::nullopt, 0, problem_};
     reply = co_await get_once(path);
   }
   co_return reply;
@@ -211,12 +216,12 @@ asio::awaitable<ImdsReply> ImdsClient::get(std::string path) {
 namespace {
 
 // One value: its body, trimmed, if it passes `valid`; else a problem and nullopt.
-asio::awaitable<std::optional<std::string>> read_value(ImdsClient& client, std::string path,
+asio::awaitable<std::optional<std::string>> read_value(ImdsClient& client, const std::string& path,
                                                        bool (*valid)(std::string_view),
                                                        std::string_view what, NodeFacts& facts) {
   auto reply = co_await client.get(path);
   if (!reply.body) {
-    if (client.token_problem().empty()) facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
+    if (client.problem().empty()) facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
     co_return std::nullopt;
   }
   const auto value = trim(*reply.body);
@@ -229,11 +234,11 @@ asio::awaitable<std::optional<std::string>> read_value(ImdsClient& client, std::
 }
 
 asio::awaitable<std::optional<std::vector<std::string>>> read_list(
-    ImdsClient& client, std::string path, bool (*valid)(std::string_view), std::string_view what,
+    ImdsClient& client, const std::string& path, bool (*valid)(std::string_view), std::string_view what,
     NodeFacts& facts) {
   auto reply = co_await client.get(path);
   if (!reply.body) {
-    if (client.token_problem().empty()) facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
+    if (client.problem().empty()) facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
     co_return std::nullopt;
   }
   auto items = lines(*reply.body);
@@ -261,31 +266,38 @@ bool vpc_id(std::string_view t) { return is_aws_id(t, "vpc"); }
 asio::awaitable<NodeFacts> ImdsClient::node_facts() {
   NodeFacts facts;
   auto stop = [&] {
-    if (token_problem_.empty()) return false;
-    facts.problems.push_back(token_problem_);
+    if (problem_.empty()) return false;
+    facts.problems.push_back(problem_);
     return true;
   };
-  if (auto v = co_await read_value(*this, "/latest/meta-data/placement/region", is_region,
-                                   "region", facts)) {
+  // Paths and names are named locals: GCC 12 mishandles non-trivial temporaries in a
+  // co_await expression.
+  const std::string region_path = "/latest/meta-data/placement/region";
+  const std::string zone_path = "/latest/meta-data/placement/availability-zone";
+  const std::string instance_path = "/latest/meta-data/instance-id";
+  const std::string mac_path = "/latest/meta-data/mac";
+  if (auto v = co_await read_value(*this, region_path, is_region, "region", facts)) {
     facts.region = *v;
   }
   if (stop()) co_return facts;
-  if (auto v = co_await read_value(*this, "/latest/meta-data/placement/availability-zone",
-                                   is_availability_zone, "availability zone", facts)) {
+  if (auto v = co_await read_value(*this, zone_path, is_availability_zone, "availability zone",
+                                   facts)) {
     facts.availability_zone = *v;
   }
-  if (auto v = co_await read_value(*this, "/latest/meta-data/instance-id", instance_id,
-                                   "instance id", facts)) {
+  if (auto v = co_await read_value(*this, instance_path, instance_id, "instance id", facts)) {
     facts.instance_id = *v;
   }
-  auto mac = co_await read_value(*this, "/latest/meta-data/mac", is_mac, "MAC address", facts);
+  auto mac = co_await read_value(*this, mac_path, is_mac, "MAC address", facts);
   if (stop() || !mac) co_return facts;
   facts.mac = *mac;
   const std::string interface = "/latest/meta-data/network/interfaces/macs/" + *mac;
-  auto ids = co_await read_list(*this, interface + "/security-group-ids", sg_id,
-                                "security group ids", facts);
-  auto names = co_await read_list(*this, interface + "/security-groups", any_text,
-                                  "security group names", facts);
+  const std::string ids_path = interface + "/security-group-ids";
+  const std::string names_path = interface + "/security-groups";
+  const std::string subnet_path = interface + "/subnet-id";
+  const std::string vpc_path = interface + "/vpc-id";
+  const std::string cidrs_path = interface + "/vpc-ipv4-cidr-blocks";
+  auto ids = co_await read_list(*this, ids_path, sg_id, "security group ids", facts);
+  auto names = co_await read_list(*this, names_path, any_text, "security group names", facts);
   if (ids) {
     for (std::size_t i = 0; i < ids->size(); ++i) {
       // IMDS lists both in the interface's order; names only pair up if the counts agree.
@@ -297,14 +309,13 @@ asio::awaitable<NodeFacts> ImdsClient::node_facts() {
                                            names->size(), ids->size()));
     }
   }
-  if (auto v = co_await read_value(*this, interface + "/subnet-id", subnet_id, "subnet id", facts)) {
+  if (auto v = co_await read_value(*this, subnet_path, subnet_id, "subnet id", facts)) {
     facts.subnet_id = *v;
   }
-  if (auto v = co_await read_value(*this, interface + "/vpc-id", vpc_id, "VPC id", facts)) {
+  if (auto v = co_await read_value(*this, vpc_path, vpc_id, "VPC id", facts)) {
     facts.vpc_id = *v;
   }
-  if (auto v = co_await read_list(*this, interface + "/vpc-ipv4-cidr-blocks", is_ipv4_cidr,
-                                  "VPC CIDR blocks", facts)) {
+  if (auto v = co_await read_list(*this, cidrs_path, is_ipv4_cidr, "VPC CIDR blocks", facts)) {
     facts.vpc_cidrs = std::move(*v);
   }
   stop();

@@ -53,21 +53,24 @@ struct ImdsReply {
 
 // An IMDSv2 client on the event loop: a token from PUT /latest/api/token, renewed before it
 // expires, sent with every GET. A failed token request (no IMDS, a hop limit that drops the
-// PUT's answer, 401/403) is final for the client's life: later calls fail at once with the
-// same error, so a broken IMDS costs one request, never a retry storm. A GET answered 401
-// (a token IMDS no longer honours) gets one new token and one retry.
+// PUT's answer, 401/403) or a GET without an HTTP answer (a stalled IMDS) is final for the
+// client's life: later calls fail at once with the same error, so a broken IMDS costs one
+// request, never a retry storm. A GET answered 401 (a token IMDS no longer honours) gets
+// one new token and one retry.
 class ImdsClient {
  public:
   ImdsClient(std::shared_ptr<dns::Resolver> resolver, Url base, ImdsOptions options = {},
              const config::EnvLookup& env = config::system_env());
 
-  boost::asio::awaitable<ImdsReply> get(std::string path);
+  // `path` must outlive the call (callers co_await it at once).
+  boost::asio::awaitable<ImdsReply> get(const std::string& path);
   // Region, zone, instance id, and the primary interface's groups, subnet, VPC and CIDR
   // blocks; what could not be read is in `problems`.
   boost::asio::awaitable<NodeFacts> node_facts();
 
   std::size_t token_requests() const { return token_requests_; }
-  const std::string& token_problem() const { return token_problem_; }
+  // Why this client has stopped asking IMDS; empty while it works.
+  const std::string& problem() const { return problem_; }
 
  private:
   boost::asio::awaitable<bool> renew_token();
@@ -78,7 +81,7 @@ class ImdsClient {
   ImdsOptions options_;
   std::string token_;
   Clock::time_point renew_at_{};
-  std::string token_problem_;
+  std::string problem_;
   std::size_t token_requests_ = 0;
 };
 
