@@ -223,6 +223,20 @@ std::string hcl_list(const std::vector<std::string>& items) {
   return out + "]";
 }
 
+// Attribute lines aligned on '=' as `terraform fmt` writes them.
+std::string hcl_attributes(const std::vector<std::pair<std::string, std::string>>& attributes,
+                           std::string_view indent) {
+  std::size_t width = 0;
+  for (const auto& [name, value] : attributes) width = std::max(width, name.size());
+  std::string out;
+  for (const auto& [name, value] : attributes) {
+    out += fmt::format("{}{:<{}} = {}\n", indent, name, width, value);
+  }
+  return out;
+}
+
+std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
 std::string rule_key(const RemediationRule& rule) {
   switch (rule.kind) {
     case RuleKind::ClusterToNode:
@@ -367,24 +381,27 @@ std::string render_terraform(const RemediationPlan& plan) {
     std::string e = endpoints_comment(r, "    # ");
     if (!r.note.empty()) e += comment(r.note, "    # ");
     e += fmt::format("    {} = {{\n", rule_key(r));
-    e += fmt::format("      description = \"{}\"\n", r.description);
-    e += "      protocol    = \"tcp\"\n";
-    e += fmt::format("      from_port   = {}\n      to_port     = {}\n", r.port, r.port);
-    e += fmt::format("      type        = \"{}\"\n", r.ingress ? "ingress" : "egress");
+    std::vector<std::pair<std::string, std::string>> a = {
+        {"description", quoted(r.description)},
+        {"protocol", quoted("tcp")},
+        {"from_port", std::to_string(r.port)},
+        {"to_port", std::to_string(r.port)},
+        {"type", quoted(r.ingress ? "ingress" : "egress")}};
     switch (r.peer) {
       case RulePeer::ClusterGroup:
-        e += "      source_cluster_security_group = true\n";
+        a.emplace_back("source_cluster_security_group", "true");
         break;
       case RulePeer::NodeGroup:
-        e += "      source_node_security_group = true\n";
+        a.emplace_back("source_node_security_group", "true");
         break;
       case RulePeer::Self:
-        e += "      self        = true\n";
+        a.emplace_back("self", "true");
         break;
       case RulePeer::Cidr:
-        e += fmt::format("      cidr_blocks = {}\n", hcl_list(r.cidr_blocks));
+        a.emplace_back("cidr_blocks", hcl_list(r.cidr_blocks));
         break;
     }
+    e += hcl_attributes(a, "      ");
     e += "    }\n";
     if (!r.broader_cidr_blocks.empty()) {
       e += "    # broader alternative:\n";
@@ -421,23 +438,26 @@ std::string render_terraform(const RemediationPlan& plan) {
   for (const auto& r : plan.rules) {
     out += "\n" + endpoints_comment(r, "# ");
     out += fmt::format("resource \"aws_security_group_rule\" \"reachprobe_{}\" {{\n", rule_key(r));
-    out += fmt::format("  description       = \"{}\"\n", r.description);
-    out += fmt::format("  type              = \"{}\"\n", r.ingress ? "ingress" : "egress");
-    out += "  protocol          = \"tcp\"\n";
-    out += fmt::format("  from_port         = {}\n  to_port           = {}\n", r.port, r.port);
-    out += fmt::format("  security_group_id = \"{}\"\n", rule_group(plan, r));
+    std::vector<std::pair<std::string, std::string>> a = {
+        {"description", quoted(r.description)},
+        {"type", quoted(r.ingress ? "ingress" : "egress")},
+        {"protocol", quoted("tcp")},
+        {"from_port", std::to_string(r.port)},
+        {"to_port", std::to_string(r.port)},
+        {"security_group_id", quoted(rule_group(plan, r))}};
     switch (r.peer) {
       case RulePeer::ClusterGroup:
       case RulePeer::NodeGroup:
-        out += fmt::format("  source_security_group_id = \"{}\"\n", peer_group(plan, r));
+        a.emplace_back("source_security_group_id", quoted(peer_group(plan, r)));
         break;
       case RulePeer::Self:
-        out += "  self              = true\n";
+        a.emplace_back("self", "true");
         break;
       case RulePeer::Cidr:
-        out += fmt::format("  cidr_blocks       = {}\n", hcl_list(r.cidr_blocks));
+        a.emplace_back("cidr_blocks", hcl_list(r.cidr_blocks));
         break;
     }
+    out += hcl_attributes(a, "  ");
     out += "}\n";
     if (!r.broader_cidr_blocks.empty()) {
       out += fmt::format("# broader alternative: instead of self = true, cidr_blocks = {}\n",

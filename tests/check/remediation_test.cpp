@@ -15,6 +15,20 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// An HCL attribute line, however `terraform fmt` aligned it.
+bool attr(const std::string& text, const std::string& name, const std::string& value) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos) continue;
+    auto left = line.substr(0, eq);
+    left.erase(0, left.find_first_not_of(' '));
+    left.erase(left.find_last_not_of(' ') + 1);
+    if (left == name && line.substr(eq + 3) == value) return true;
+  }
+  return false;
+}
+
 std::size_t count(const std::string& text, const std::string& part) {
   std::size_t n = 0;
   for (auto p = text.find(part); p != std::string::npos; p = text.find(part, p + 1)) ++n;
@@ -70,9 +84,9 @@ TEST(Remediation, TwelvePeersFailingOnePortAreOneSelfReferencingRule) {
 
   const auto tf = render_terraform(plan);
   EXPECT_EQ(count(tf, "ingress_self_9093 = {"), 1u) << tf;
-  EXPECT_TRUE(has(tf, "self        = true")) << tf;
+  EXPECT_TRUE(attr(tf, "self", "true")) << tf;
   EXPECT_TRUE(has(tf, "and 7 more")) << tf;  // five named, the rest counted
-  EXPECT_TRUE(has(tf, "security_group_id = \"sg-0a1b2c3d4e5f60718\"")) << tf;
+  EXPECT_TRUE(attr(tf, "security_group_id", "\"sg-0a1b2c3d4e5f60718\"")) << tf;
   EXPECT_TRUE(has(tf, "# broader alternative")) << tf;
   EXPECT_TRUE(has(tf, "cidr_blocks = [\"10.0.0.0/16\"]")) << tf;
 
@@ -96,11 +110,11 @@ TEST(Remediation, TheWebhookPortIsAnIngressRuleFromTheClusterGroup) {
   EXPECT_EQ(plan.rules[0].kind, RuleKind::ClusterToNode);
   EXPECT_EQ(plan.rules[0].endpoints.size(), 2u);
   const auto tf = render_terraform(plan);
-  EXPECT_TRUE(has(tf, "node_security_group_additional_rules = {")) << tf;
+  EXPECT_TRUE(attr(tf, "node_security_group_additional_rules", "{")) << tf;
   EXPECT_TRUE(has(tf, "ingress_cluster_9443 = {")) << tf;
-  EXPECT_TRUE(has(tf, "source_cluster_security_group = true")) << tf;
-  EXPECT_TRUE(has(tf, "security_group_id = \"sg-0a1b2c3d4e5f60718\"")) << tf;
-  EXPECT_TRUE(has(tf, "source_security_group_id = \"sg-0fedcba9876543210\"")) << tf;
+  EXPECT_TRUE(attr(tf, "source_cluster_security_group", "true")) << tf;
+  EXPECT_TRUE(attr(tf, "security_group_id", "\"sg-0a1b2c3d4e5f60718\"")) << tf;
+  EXPECT_TRUE(attr(tf, "source_security_group_id", "\"sg-0fedcba9876543210\"")) << tf;
   EXPECT_FALSE(has(tf, "cluster_security_group_additional_rules")) << tf;
   const auto cli = render_aws_cli(plan);
   EXPECT_TRUE(has(cli,
@@ -147,10 +161,10 @@ TEST(Remediation, TheApiServerIsAClusterGroupRuleFromTheNodes) {
   ASSERT_EQ(plan.rules.size(), 1u);
   EXPECT_EQ(plan.rules[0].kind, RuleKind::NodeToApiServer);
   const auto tf = render_terraform(plan);
-  EXPECT_TRUE(has(tf, "cluster_security_group_additional_rules = {")) << tf;
-  EXPECT_TRUE(has(tf, "source_node_security_group = true")) << tf;
-  EXPECT_TRUE(has(tf, "security_group_id = \"sg-0fedcba9876543210\"")) << tf;
-  EXPECT_TRUE(has(tf, "source_security_group_id = \"sg-0a1b2c3d4e5f60718\"")) << tf;
+  EXPECT_TRUE(attr(tf, "cluster_security_group_additional_rules", "{")) << tf;
+  EXPECT_TRUE(attr(tf, "source_node_security_group", "true")) << tf;
+  EXPECT_TRUE(attr(tf, "security_group_id", "\"sg-0fedcba9876543210\"")) << tf;
+  EXPECT_TRUE(attr(tf, "source_security_group_id", "\"sg-0a1b2c3d4e5f60718\"")) << tf;
 }
 
 TEST(Remediation, OnlyFailuresASecurityGroupExplainsGetARule) {
@@ -200,9 +214,9 @@ TEST(Remediation, AClusterGroupNotOnTheNodeIsAPlaceholder) {
   std::vector<CheckRow> rows = {
       row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout)};
   const auto tf = render_terraform(plan_remediation(rows, &f));
-  EXPECT_TRUE(has(tf, "source_security_group_id = \"CLUSTER_SG_ID\"")) << tf;
+  EXPECT_TRUE(attr(tf, "source_security_group_id", "\"CLUSTER_SG_ID\"")) << tf;
   EXPECT_TRUE(has(tf, "eks-cluster-sg-CLUSTER-*")) << tf;
-  EXPECT_TRUE(has(tf, "source_cluster_security_group = true")) << tf;  // the module knows it
+  EXPECT_TRUE(attr(tf, "source_cluster_security_group", "true")) << tf;  // the module knows it
 }
 
 TEST(Remediation, NothingToFixSaysSo) {
