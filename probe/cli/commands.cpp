@@ -35,6 +35,8 @@ std::optional<LoadedConfig> load_or_report(const Options& options,
 
 int validate(const Options& options) {
   // Every type is known to the validator; support in this build is checked by run/check.
+  // Its stdout is `ok` or nothing: what IMDS says goes to stderr.
+  log::setup(spdlog::level::warn, log::Format::Text);
   asio::io_context io(1);
   std::optional<aws::NodeFacts> facts;
   auto loaded = load_or_report(options, [&]() -> const aws::NodeFacts* {
