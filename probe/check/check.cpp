@@ -184,12 +184,12 @@ std::string format_check_json(const std::vector<CheckRow>& rows, std::string_vie
     out += ", \"hint\": " + json_string(r.hint);
     out += "}";
   }
-  out += fmt::format("\n], \"ok\": {}, \"failed\": {}", ok, rows.size() - ok);
+  out += "\n]";
   if (!extra_members.empty()) {
     out += ", ";
     out += extra_members;
   }
-  out += "}\n";
+  out += fmt::format(", \"ok\": {}, \"failed\": {}}}\n", ok, rows.size() - ok);
   return out;
 }
 

@@ -28,7 +28,7 @@ std::vector<CheckRow> run_check(boost::asio::io_context& io, const ProberSet& pr
 // A table for an 80-column terminal; failures get their message and hint underneath.
 std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t width = 80);
 // `{"results": [...], "ok": N, "failed": N}` as SPEC.md describes; `extra_members`, if
-// given, is inserted as further members of the object (e.g. `"remediation": {...}`).
+// given, are further members after "results" (e.g. `"remediation": {...}`).
 std::string format_check_json(const std::vector<CheckRow>& rows,
                               std::string_view extra_members = {});
 
