@@ -74,7 +74,8 @@ ImdsEndpoint imds_endpoint(const config::EnvLookup& env) {
     return endpoint;
   }
   auto configured = env(kImdsEndpointVariable);
-  endpoint.text = configured && !configured->empty() ? *configured : std::string(kDefaultImdsEndpoint);
+  endpoint.text =
+      configured && !configured->empty() ? *configured : std::string(kDefaultImdsEndpoint);
   auto parsed = parse_url(endpoint.text);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
     endpoint.problem = fmt::format("{}: {}", kImdsEndpointVariable, *problem);
@@ -115,12 +116,12 @@ asio::awaitable<bool> ImdsClient::renew_token() {
   token_.clear();
   Url url = base_;
   url.target = base_.target + "/latest/api/token";
-  const std::string where = fmt::format("PUT {}://{}{}", url.https ? "https" : "http",
-                                        url.authority(), url.target);
-  auto request = make_request(http::verb::put, url, "",
-                              {{"X-aws-ec2-metadata-token-ttl-seconds",
-                                std::to_string(options_.token_ttl.count())},
-                               {"Content-Length", "0"}});
+  const std::string where =
+      fmt::format("PUT {}://{}{}", url.https ? "https" : "http", url.authority(), url.target);
+  auto request = make_request(
+      http::verb::put, url, "",
+      {{"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(options_.token_ttl.count())},
+       {"Content-Length", "0"}});
   ProbeResult result;
   const auto asked = Clock::now();
   // Named, not temporaries: GCC 12 mishandles non-trivial temporaries in a co_await.
@@ -154,14 +155,14 @@ asio::awaitable<bool> ImdsClient::renew_token() {
     co_return false;
   }
   if (response->status != 200) {
-    problem_ = fmt::format("IMDSv2 token request ({}) answered HTTP {} {}", where,
-                                 response->status, response->reason);
+    problem_ = fmt::format("IMDSv2 token request ({}) answered HTTP {} {}", where, response->status,
+                           response->reason);
     co_return false;
   }
   const auto token = trim(response->body);
   if (!is_token(token)) {
     problem_ = fmt::format("IMDSv2 token request ({}) answered {} bytes that are no token: {}",
-                                 where, response->body.size(), excerpt(response->body));
+                           where, response->body.size(), excerpt(response->body));
     co_return false;
   }
   token_ = std::string(token);
@@ -221,7 +222,8 @@ asio::awaitable<std::optional<std::string>> read_value(ImdsClient& client, const
                                                        std::string_view what, NodeFacts& facts) {
   auto reply = co_await client.get(path);
   if (!reply.body) {
-    if (client.problem().empty()) facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
+    if (client.problem().empty())
+      facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
     co_return std::nullopt;
   }
   const auto value = trim(*reply.body);
@@ -233,18 +235,20 @@ asio::awaitable<std::optional<std::string>> read_value(ImdsClient& client, const
   co_return std::string(value);
 }
 
-asio::awaitable<std::optional<std::vector<std::string>>> read_list(
-    ImdsClient& client, const std::string& path, bool (*valid)(std::string_view), std::string_view what,
-    NodeFacts& facts) {
+asio::awaitable<std::optional<std::vector<std::string>>> read_list(ImdsClient& client,
+                                                                   const std::string& path,
+                                                                   bool (*valid)(std::string_view),
+                                                                   std::string_view what,
+                                                                   NodeFacts& facts) {
   auto reply = co_await client.get(path);
   if (!reply.body) {
-    if (client.problem().empty()) facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
+    if (client.problem().empty())
+      facts.problems.push_back(fmt::format("{}: {}", what, reply.error));
     co_return std::nullopt;
   }
   auto items = lines(*reply.body);
-  if (items.empty() || !std::all_of(items.begin(), items.end(), [&](const std::string& item) {
-        return valid(item);
-      })) {
+  if (items.empty() || !std::all_of(items.begin(), items.end(),
+                                    [&](const std::string& item) { return valid(item); })) {
     facts.problems.push_back(fmt::format("{}: GET {} answered {}, which is no list of {}", what,
                                          path, excerpt(*reply.body), what));
     co_return std::nullopt;
@@ -280,8 +284,8 @@ asio::awaitable<NodeFacts> ImdsClient::node_facts() {
     facts.region = *v;
   }
   if (stop()) co_return facts;
-  if (auto v = co_await read_value(*this, zone_path, is_availability_zone, "availability zone",
-                                   facts)) {
+  if (auto v =
+          co_await read_value(*this, zone_path, is_availability_zone, "availability zone", facts)) {
     facts.availability_zone = *v;
   }
   if (auto v = co_await read_value(*this, instance_path, instance_id, "instance id", facts)) {
@@ -305,8 +309,8 @@ asio::awaitable<NodeFacts> ImdsClient::node_facts() {
       facts.security_groups.push_back({(*ids)[i], std::move(name)});
     }
     if (names && names->size() != ids->size()) {
-      facts.problems.push_back(fmt::format("security group names: {} names for {} ids",
-                                           names->size(), ids->size()));
+      facts.problems.push_back(
+          fmt::format("security group names: {} names for {} ids", names->size(), ids->size()));
     }
   }
   if (auto v = co_await read_value(*this, subnet_path, subnet_id, "subnet id", facts)) {

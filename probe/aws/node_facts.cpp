@@ -42,15 +42,16 @@ bool is_cluster_security_group_name(std::string_view name) {
 }
 
 const SecurityGroup* NodeFacts::cluster_security_group() const {
-  auto it = std::find_if(security_groups.begin(), security_groups.end(),
-                         [](const SecurityGroup& g) { return is_cluster_security_group_name(g.name); });
+  auto it =
+      std::find_if(security_groups.begin(), security_groups.end(),
+                   [](const SecurityGroup& g) { return is_cluster_security_group_name(g.name); });
   return it == security_groups.end() ? nullptr : &*it;
 }
 
 const SecurityGroup* NodeFacts::node_security_group() const {
-  auto it = std::find_if(security_groups.begin(), security_groups.end(), [](const SecurityGroup& g) {
-    return !is_cluster_security_group_name(g.name);
-  });
+  auto it =
+      std::find_if(security_groups.begin(), security_groups.end(),
+                   [](const SecurityGroup& g) { return !is_cluster_security_group_name(g.name); });
   if (it != security_groups.end()) return &*it;
   return security_groups.empty() ? nullptr : &security_groups.front();
 }
@@ -63,7 +64,8 @@ bool NodeFacts::in_vpc(std::string_view ipv4) const {
 bool is_region(std::string_view text) {
   // eu-west-1, us-gov-west-1, ap-southeast-3: lower-case words joined by '-', a number last.
   if (text.size() < 4 || text.size() > 32) return false;
-  if (!std::all_of(text.begin(), text.end(), [](char c) { return is_lower_alnum(c) || c == '-'; })) {
+  if (!std::all_of(text.begin(), text.end(),
+                   [](char c) { return is_lower_alnum(c) || c == '-'; })) {
     return false;
   }
   const auto dash = text.rfind('-');
@@ -78,7 +80,8 @@ bool is_availability_zone(std::string_view text) {
   if (text.size() < 5 || text.size() > 64 || text.front() == '-' || text.back() == '-') {
     return false;
   }
-  return std::all_of(text.begin(), text.end(), [](char c) { return is_lower_alnum(c) || c == '-'; });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return is_lower_alnum(c) || c == '-'; });
 }
 
 bool is_aws_id(std::string_view text, std::string_view prefix) {
@@ -103,8 +106,7 @@ bool ipv4_in_cidr(std::string_view ipv4, std::string_view cidr) {
   auto address = parse_ipv4(ipv4);
   auto block = parse_cidr(cidr);
   if (!address || !block) return false;
-  const std::uint32_t mask =
-      block->second == 0 ? 0 : ~std::uint32_t{0} << (32 - block->second);
+  const std::uint32_t mask = block->second == 0 ? 0 : ~std::uint32_t{0} << (32 - block->second);
   return (*address & mask) == (block->first & mask);
 }
 

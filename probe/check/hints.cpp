@@ -191,9 +191,10 @@ std::string node_ingress_from_cluster(std::uint16_t port, const aws::NodeFacts* 
   if (cluster != nullptr && cluster != node) {
     from = fmt::format("the cluster security group {} ({})", cluster->id, cluster->name);
   } else {
-    from = "the cluster security group (not attached to this node, so its id is not known "
-           "here: the group named eks-cluster-sg-CLUSTER-*, or `aws eks describe-cluster "
-           "--name CLUSTER --query cluster.resourcesVpcConfig.clusterSecurityGroupId`)";
+    from =
+        "the cluster security group (not attached to this node, so its id is not known "
+        "here: the group named eks-cluster-sg-CLUSTER-*, or `aws eks describe-cluster "
+        "--name CLUSTER --query cluster.resourcesVpcConfig.clusterSecurityGroupId`)";
   }
   return fmt::format("add to {}{} (this node's security group) an ingress rule for TCP {} from {}",
                      node->id, node->name.empty() ? "" : " " + node->name, port, from);

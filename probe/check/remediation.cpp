@@ -44,7 +44,8 @@ bool is_api_server(std::string_view host, const std::string& api_server_host) {
 }
 
 bool is_private_ipv4(std::string_view address) {
-  for (std::string_view block : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"}) {
+  for (std::string_view block :
+       {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"}) {
     if (aws::ipv4_in_cidr(address, block)) return true;
   }
   return false;
@@ -69,8 +70,8 @@ bool administratively_prohibited(const std::string& message) {
 // Why no security-group rule fixes this failure, or empty if one may.
 std::string why_no_rule(const CheckRow& row, std::uint16_t port) {
   const auto& r = row.result;
-  const std::string where = r.address.empty() ? row.endpoint.label
-                                              : join_host_port(r.address, port);
+  const std::string where =
+      r.address.empty() ? row.endpoint.label : join_host_port(r.address, port);
   switch (r.outcome) {
     case Outcome::Timeout:
       if (r.phase(Phase::Tls) || r.phase(Phase::FirstByte)) {
@@ -119,8 +120,8 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
   if (type == ProbeType::Inbound || type == ProbeType::Kubelet || port == 9443 || port == 10250) {
     rule.kind = RuleKind::ClusterToNode;
     rule.peer = RulePeer::ClusterGroup;
-    rule.description = fmt::format("reachprobe: control plane to node TCP {}{}", port,
-                                   port_purpose(port));
+    rule.description =
+        fmt::format("reachprobe: control plane to node TCP {}{}", port, port_purpose(port));
     if (type != ProbeType::Inbound && type != ProbeType::Kubelet) {
       rule.note = fmt::format(
           "TCP {} is a port the control plane calls on the nodes; this rule opens that path "
@@ -130,7 +131,8 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
   } else if (port == 443 && is_sts(host)) {
     rule.kind = RuleKind::StsEgress;
     rule.ingress = false;
-    rule.cidr_blocks = in_vpc && known_vpc ? facts->vpc_cidrs : std::vector<std::string>{"0.0.0.0/0"};
+    rule.cidr_blocks =
+        in_vpc && known_vpc ? facts->vpc_cidrs : std::vector<std::string>{"0.0.0.0/0"};
     rule.description = "reachprobe: node to STS TCP 443";
     rule.note =
         "IRSA needs STS. In private subnets the usual fix is a route, not only this rule: an "
@@ -153,7 +155,8 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
   } else {
     rule.kind = RuleKind::NodeEgress;
     rule.ingress = false;
-    rule.cidr_blocks = {address.find(':') == std::string::npos ? address + "/32" : address + "/128"};
+    rule.cidr_blocks = {address.find(':') == std::string::npos ? address + "/32"
+                                                               : address + "/128"};
     rule.description = fmt::format("reachprobe: node to {} TCP {}", address, port);
     rule.note = "the destination's own security group (or firewall) must also allow it inbound";
   }
@@ -271,14 +274,13 @@ std::string facts_comment(const RemediationPlan& plan, std::string_view prefix) 
         prefix);
     return out;
   }
-  out += fmt::format("{}node {} in {} ({}, subnet {}, {})\n", prefix,
-                     plan.instance_id.empty() ? "?" : plan.instance_id,
-                     plan.region.empty() ? "?" : plan.region,
-                     plan.availability_zone.empty() ? "?" : plan.availability_zone,
-                     plan.subnet_id.empty() ? "?" : plan.subnet_id,
-                     plan.vpc_id.empty() ? "VPC ?" : plan.vpc_id);
-  out += fmt::format("{}node security group: {} {}\n", prefix, group_id(plan.node_group, kNodePlaceholder),
-                     plan.node_group.name);
+  out += fmt::format(
+      "{}node {} in {} ({}, subnet {}, {})\n", prefix,
+      plan.instance_id.empty() ? "?" : plan.instance_id, plan.region.empty() ? "?" : plan.region,
+      plan.availability_zone.empty() ? "?" : plan.availability_zone,
+      plan.subnet_id.empty() ? "?" : plan.subnet_id, plan.vpc_id.empty() ? "VPC ?" : plan.vpc_id);
+  out += fmt::format("{}node security group: {} {}\n", prefix,
+                     group_id(plan.node_group, kNodePlaceholder), plan.node_group.name);
   if (!plan.cluster_group.id.empty()) {
     out += fmt::format("{}cluster security group: {} {}\n", prefix, plan.cluster_group.id,
                        plan.cluster_group.name);
@@ -478,8 +480,8 @@ std::string render_aws_cli(const RemediationPlan& plan) {
   for (const auto& r : plan.rules) {
     out += "\n" + endpoints_comment(r, "# ");
     if (!r.note.empty()) out += comment(r.note, "# ");
-    const std::string command = r.ingress ? "authorize-security-group-ingress"
-                                          : "authorize-security-group-egress";
+    const std::string command =
+        r.ingress ? "authorize-security-group-ingress" : "authorize-security-group-egress";
     std::string peer;
     if (r.peer == RulePeer::Cidr) {
       std::string ranges;
@@ -489,8 +491,8 @@ std::string render_aws_cli(const RemediationPlan& plan) {
       }
       peer = "IpRanges=[" + ranges + "]";
     } else {
-      peer = fmt::format("UserIdGroupPairs=[{{GroupId={},Description=\"{}\"}}]", peer_group(plan, r),
-                         r.description);
+      peer = fmt::format("UserIdGroupPairs=[{{GroupId={},Description=\"{}\"}}]",
+                         peer_group(plan, r), r.description);
     }
     out += fmt::format(
         "aws ec2 {}{} --group-id {} --ip-permissions 'IpProtocol=tcp,FromPort={},ToPort={},{}'\n",
@@ -559,9 +561,10 @@ std::string render_remediation_json(const RemediationPlan& plan) {
   out += "], \"no_rule\": [";
   for (std::size_t i = 0; i < plan.skipped.size(); ++i) {
     const auto& s = plan.skipped[i];
-    out += fmt::format("{}{{\"target\": {}, \"endpoint\": {}, \"result\": {}, \"why\": {}}}",
-                       i ? ", " : "", json_string(s.endpoint.target), json_string(s.endpoint.endpoint),
-                       json_string(s.endpoint.result), json_string(s.why));
+    out +=
+        fmt::format("{}{{\"target\": {}, \"endpoint\": {}, \"result\": {}, \"why\": {}}}",
+                    i ? ", " : "", json_string(s.endpoint.target), json_string(s.endpoint.endpoint),
+                    json_string(s.endpoint.result), json_string(s.why));
   }
   return out + "]}";
 }

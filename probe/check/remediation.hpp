@@ -33,7 +33,7 @@ struct RemediationEndpoint {
 struct RemediationRule {
   RuleKind kind;
   bool ingress = true;
-  std::uint16_t port = 0;  // TCP
+  std::uint16_t port = 0;         // TCP
   bool on_cluster_group = false;  // else the node group
   RulePeer peer = RulePeer::Cidr;
   std::vector<std::string> cidr_blocks;          // peer Cidr

@@ -132,8 +132,9 @@ ParseResult parse_args(const std::vector<std::string>& args) {
     return r;
   }
   if (o.json && !o.remediation.empty()) {
-    r.error = "--remediation prints a snippet, --format json a report (whose `remediation` "
-              "member has the same rules): use one";
+    r.error =
+        "--remediation prints a snippet, --format json a report (whose `remediation` "
+        "member has the same rules): use one";
     return r;
   }
   r.options = o;

@@ -57,7 +57,8 @@ int check(const Options& options) {
     return &*facts;
   });
   if (!loaded) return kExitUsage;
-  const aws::NodeFacts* node = loaded->config.aws.imds && facts && !facts->empty() ? &*facts : nullptr;
+  const aws::NodeFacts* node =
+      loaded->config.aws.imds && facts && !facts->empty() ? &*facts : nullptr;
 
   std::vector<std::shared_ptr<const Target>> selected;
   if (options.targets.empty()) {

@@ -223,7 +223,7 @@ constexpr std::string_view kRecordTypes[] = {"A",  "AAAA", "CNAME", "SRV", "TXT"
                                              "NS", "PTR",  "MX",    "SOA", "CAA"};
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "interval",   "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes",
+    "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes",
     "aws"};
 constexpr std::string_view kAwsKeys[] = {"imds"};
 constexpr std::string_view kDnsKeys[] = {"servers"};

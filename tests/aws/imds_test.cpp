@@ -217,7 +217,8 @@ TEST_F(ImdsClientTest, ATokenImdsForgotIsReplacedOnce) {
 }
 
 TEST(ImdsEndpoint, IsTheSdkVariableElseTheLinkLocalAddress) {
-  auto from_env = imds_endpoint(env_of({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:8/"}}));
+  auto from_env =
+      imds_endpoint(env_of({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:8/"}}));
   ASSERT_TRUE(from_env.url);
   EXPECT_EQ(from_env.url->host, "127.0.0.1");
   EXPECT_EQ(from_env.url->port, 8);
@@ -246,9 +247,8 @@ TEST(ImdsEndpoint, ABadVariableIsAProblemNotACrash) {
 TEST(ImdsEndpoint, DisabledAsksNothing) {
   FakeImds imds;
   asio::io_context io;
-  auto facts = read_node_facts(
-      io, env_of({{"AWS_EC2_METADATA_DISABLED", "true"},
-                  {"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}));
+  auto facts = read_node_facts(io, env_of({{"AWS_EC2_METADATA_DISABLED", "true"},
+                                           {"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()}}));
   EXPECT_TRUE(facts.empty());
   EXPECT_EQ(imds.token_requests(), 0u);
 }

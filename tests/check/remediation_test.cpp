@@ -127,8 +127,8 @@ TEST(Remediation, TheWebhookPortIsAnIngressRuleFromTheClusterGroup) {
 }
 
 TEST(Remediation, StsIsEgress443WithTheVpcEndpointNote) {
-  std::vector<CheckRow> rows = {
-      row("sts", ProbeType::Tls, "sts.eu-west-1.amazonaws.com", 443, Outcome::Timeout, "52.94.1.1")};
+  std::vector<CheckRow> rows = {row("sts", ProbeType::Tls, "sts.eu-west-1.amazonaws.com", 443,
+                                    Outcome::Timeout, "52.94.1.1")};
   const auto f = facts();
   const auto plan = plan_remediation(rows, &f);
   ASSERT_EQ(plan.rules.size(), 1u);
@@ -153,9 +153,8 @@ TEST(Remediation, StsIsEgress443WithTheVpcEndpointNote) {
 }
 
 TEST(Remediation, TheApiServerIsAClusterGroupRuleFromTheNodes) {
-  std::vector<CheckRow> rows = {
-      row("api", ProbeType::Tcp, "ABC.gr7.eu-west-1.eks.amazonaws.com", 443, Outcome::Timeout,
-          "10.0.0.10")};
+  std::vector<CheckRow> rows = {row("api", ProbeType::Tcp, "ABC.gr7.eu-west-1.eks.amazonaws.com",
+                                    443, Outcome::Timeout, "10.0.0.10")};
   const auto f = facts();
   const auto plan = plan_remediation(rows, &f);
   ASSERT_EQ(plan.rules.size(), 1u);
@@ -176,15 +175,15 @@ TEST(Remediation, OnlyFailuresASecurityGroupExplainsGetARule) {
           "no route to host 198.19.0.1:443 (EHOSTUNREACH)"),
       row("filtered", ProbeType::Tcp, "10.0.5.5", 8080, Outcome::Unreachable, "",
           "dial tcp 10.0.5.5:8080: connect: communication administratively prohibited"),
-      stalled,
-      row("typo", ProbeType::Dns, "", 0, Outcome::NxDomain)};
+      stalled, row("typo", ProbeType::Dns, "", 0, Outcome::NxDomain)};
   const auto f = facts();
   const auto plan = plan_remediation(rows, &f);
   ASSERT_EQ(plan.rules.size(), 1u);
   EXPECT_EQ(plan.rules[0].port, 8080);
   ASSERT_EQ(plan.skipped.size(), 4u);
   EXPECT_EQ(plan.skipped[0].endpoint.result, "refused");
-  EXPECT_TRUE(has(plan.skipped[0].why, "nothing listens on TCP 10.0.0.10:10250")) << plan.skipped[0].why;
+  EXPECT_TRUE(has(plan.skipped[0].why, "nothing listens on TCP 10.0.0.10:10250"))
+      << plan.skipped[0].why;
   EXPECT_TRUE(has(plan.skipped[1].why, "not administratively prohibited")) << plan.skipped[1].why;
   EXPECT_TRUE(has(plan.skipped[2].why, "TCP connection was set up")) << plan.skipped[2].why;
   const auto tf = render_terraform(plan);

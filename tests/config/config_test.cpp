@@ -1083,7 +1083,8 @@ TEST(LoadConfig, AwsSectionErrorsHaveTheirPlace) {
 }
 
 TEST(AsksForImds, ReadsTheKeyBeforeVariablesAreExpanded) {
-  EXPECT_TRUE(asks_for_imds("aws: {imds: true}\ntargets:\n  - {name: sts, hosts: [\"sts.${AWS_REGION}.x\"]}"));
+  EXPECT_TRUE(asks_for_imds(
+      "aws: {imds: true}\ntargets:\n  - {name: sts, hosts: [\"sts.${AWS_REGION}.x\"]}"));
   EXPECT_FALSE(asks_for_imds("aws: {imds: false}\n"));
   EXPECT_FALSE(asks_for_imds("targets: []\n"));
   EXPECT_FALSE(asks_for_imds("aws: [\n"));  // broken YAML: the loader reports it

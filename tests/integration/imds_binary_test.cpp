@@ -66,9 +66,9 @@ TEST_F(ImdsBinaryTest, DisabledAsInTheSdksAsksNothing) {
 
 TEST_F(ImdsBinaryTest, NoImdsIsOneLogLineAndTheCheckStillRuns) {
   ClosedTcpPort no_imds;
-  auto r = run_command({kBinary, "check", "--config", config()}, 30s,
-                       {"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:" +
-                        std::to_string(no_imds.port())});
+  auto r = run_command(
+      {kBinary, "check", "--config", config()}, 30s,
+      {"AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:" + std::to_string(no_imds.port())});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.out.find("closed"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("IMDS is not reachable"), std::string::npos) << r.err;
@@ -77,12 +77,11 @@ TEST_F(ImdsBinaryTest, NoImdsIsOneLogLineAndTheCheckStillRuns) {
 // Under the suite marker, a binary that would contact 169.254.169.254 (no endpoint variable)
 // aborts before opening a socket: the test that ran it fails.
 TEST_F(ImdsBinaryTest, UnderTheSuiteTheRealAddressAbortsTheBinary) {
-  auto r = run_command({"env", "-u", "AWS_EC2_METADATA_SERVICE_ENDPOINT", kBinary, "check",
-                        "--config", config()},
-                       30s);
+  auto r = run_command(
+      {"env", "-u", "AWS_EC2_METADATA_SERVICE_ENDPOINT", kBinary, "check", "--config", config()},
+      30s);
   EXPECT_EQ(r.exit_code, 128 + SIGABRT) << r.out << r.err;
-  EXPECT_NE(r.err.find("refusing to contact the real instance metadata service"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("refusing to contact the real instance metadata service"), std::string::npos)
       << r.err;
 }
 

@@ -175,7 +175,8 @@ TEST_F(OutageTest, RemediationIsTheRulesThatFixTheOutageWithTheNodesGroupIds) {
   const std::string hcl2json = kSourceDir + "/deploy/tools/hcl2json.mjs";
   if (run_command({"/bin/sh", "-c", "command -v node"}, 10s).exit_code != 0 ||
       !std::filesystem::exists(kSourceDir + "/deploy/tools/node_modules/hcl2-parser")) {
-    GTEST_SKIP() << "node or deploy/tools/node_modules/hcl2-parser missing (scripts/install-deps.sh)";
+    GTEST_SKIP()
+        << "node or deploy/tools/node_modules/hcl2-parser missing (scripts/install-deps.sh)";
   }
   TestHost control_plane, sts, dns, am_pod_1, am_pod_2;
   ListenerInHost cp_443(control_plane, 443), cp_9443(control_plane, 9443);
@@ -190,18 +191,21 @@ TEST_F(OutageTest, RemediationIsTheRulesThatFixTheOutageWithTheNodesGroupIds) {
        "--host-record=alertmanager-operated.monitoring.svc.cluster.test," + am_pod_1.address(),
        "--host-record=alertmanager-operated.monitoring.svc.cluster.test," + am_pod_2.address()});
   FakeImds imds;  // VPC 198.18.0.0/15: the test hosts are in it, as nodes and pods would be
-  const auto config = write(
-      "remediation.yaml",
-      "interval: 10s\ntimeout: 1s\naws: {imds: true}\ndns:\n  servers: [" + dns.address() +
-          "]\ntargets:\n"
-          "  - name: control-plane\n    type: tcp\n    hosts: [" + control_plane.address() +
-          "]\n    ports: [443, 9443, 10250]\n"
-          "  - name: sts\n    type: tcp\n    hosts: [\"sts.${AWS_REGION}.amazonaws.test.\"]\n"
-          "    ports: [443]\n"
-          "  - name: alertmanager-pods\n    type: dns\n"
-          "    query: alertmanager-operated.monitoring.svc.cluster.test.\n    connect_port: 9093\n");
+  const auto config =
+      write("remediation.yaml",
+            "interval: 10s\ntimeout: 1s\naws: {imds: true}\ndns:\n  servers: [" + dns.address() +
+                "]\ntargets:\n"
+                "  - name: control-plane\n    type: tcp\n    hosts: [" +
+                control_plane.address() +
+                "]\n    ports: [443, 9443, 10250]\n"
+                "  - name: sts\n    type: tcp\n    hosts: [\"sts.${AWS_REGION}.amazonaws.test.\"]\n"
+                "    ports: [443]\n"
+                "  - name: alertmanager-pods\n    type: dns\n"
+                "    query: alertmanager-operated.monitoring.svc.cluster.test.\n    connect_port: "
+                "9093\n");
   auto check = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {"env", "-u", "AWS_REGION", kBinary, "check", "--config", config};
+    std::vector<std::string> argv = {"env",   "-u",       "AWS_REGION", kBinary,
+                                     "check", "--config", config};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, 30s, {imds.environment()});
   };

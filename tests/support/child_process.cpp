@@ -57,9 +57,9 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     const std::string_view entry(*e);
-    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
-      return name_of(x) == name_of(entry);
-    });
+    const bool replaced =
+        std::any_of(extra_env.begin(), extra_env.end(),
+                    [&](const std::string& x) { return name_of(x) == name_of(entry); });
     if (!replaced) env_strings.emplace_back(entry);
   }
   for (const auto& e : extra_env) env_strings.push_back(e);

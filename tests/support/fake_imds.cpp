@@ -119,7 +119,8 @@ struct FakeImds::Server {
   }
 };
 
-FakeImds::FakeImds(FakeImdsOptions options) : server_(std::make_shared<Server>(std::move(options))) {
+FakeImds::FakeImds(FakeImdsOptions options)
+    : server_(std::make_shared<Server>(std::move(options))) {
   tcp::endpoint where(asio::ip::make_address("127.0.0.1"), 0);
   server_->acceptor.open(where.protocol());
   server_->acceptor.set_option(tcp::acceptor::reuse_address(true));

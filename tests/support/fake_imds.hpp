@@ -26,7 +26,7 @@ struct FakeImdsOptions {
   std::string vpc_id = "vpc-0123abcd4567ef890";
   std::vector<std::string> vpc_cidrs = {"198.18.0.0/15"};
 
-  int put_status = 200;                   // 401/403: IMDS refusing tokens
+  int put_status = 200;                    // 401/403: IMDS refusing tokens
   std::chrono::milliseconds put_delay{0};  // beyond the client's 1 s: a hop limit of 1
   std::chrono::milliseconds get_delay{0};
   bool garbage_token = false;      // the token is binary junk
