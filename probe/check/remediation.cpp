@@ -361,6 +361,11 @@ RemediationPlan plan_remediation(const std::vector<CheckRow>& rows, const aws::N
       continue;
     }
     RemediationRule rule = make_rule(row, port, facts, api_server_host);
+    if (rule.kind == RuleKind::NodeEgress && row.result.address.empty()) {
+      plan.skipped.push_back(
+          {std::move(endpoint), "no address was contacted, so no rule can name one"});
+      continue;
+    }
     auto key = std::tuple{rule.kind, rule.port, rule.cidr_blocks};
     auto [it, added] = index.try_emplace(std::move(key), plan.rules.size());
     if (added) plan.rules.push_back(std::move(rule));

@@ -251,3 +251,25 @@ TEST(Remediation, JsonCarriesTheSameRules) {
 
 }  // namespace
 }  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+TEST(Remediation, AnEgressRuleNeedsTheAddressThatWasContacted) {
+  CheckRow unnamed = row("external", ProbeType::Tcp, "api.example.com", 8443, Outcome::Timeout);
+  unnamed.result.address.clear();
+  const auto f = facts();
+  const auto plan = plan_remediation({unnamed}, &f);
+  EXPECT_TRUE(plan.rules.empty());
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_TRUE(has(plan.skipped[0].why, "no address")) << plan.skipped[0].why;
+  CheckRow reached = row("external", ProbeType::Tcp, "api.example.com", 8443, Outcome::Timeout,
+                         "203.0.113.7");
+  const auto egress = plan_remediation({reached}, &f);
+  ASSERT_EQ(egress.rules.size(), 1u);
+  EXPECT_EQ(egress.rules[0].kind, RuleKind::NodeEgress);
+  EXPECT_EQ(egress.rules[0].cidr_blocks, std::vector<std::string>{"203.0.113.7/32"});
+}
+
+}  // namespace
+}  // namespace reachprobe
