@@ -118,12 +118,12 @@ INSTANTIATE_TEST_SUITE_P(Statuses, ImdsRefusingTokens, ::testing::Values(401, 40
 
 TEST_F(ImdsClientTest, ATokenRequestWithoutAnswerIsTheHopLimit) {
   FakeImdsOptions options;
-  options.put_delay = 3s;  // the PUT's answer never makes it back within the timeout
+  options.put_delay = 5s;  // the PUT's answer never makes it back within the timeout
   FakeImds imds(options);
   auto c = client(imds);
   const auto started = std::chrono::steady_clock::now();
   const NodeFacts facts = run(c.node_facts());
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 2500ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3500ms);
   EXPECT_TRUE(facts.empty());
   ASSERT_EQ(facts.problems.size(), 1u);
   EXPECT_TRUE(has(facts.problems[0], "hop limit")) << facts.problems[0];
@@ -134,14 +134,14 @@ TEST_F(ImdsClientTest, ATokenRequestWithoutAnswerIsTheHopLimit) {
 
 TEST_F(ImdsClientTest, ASlowImdsCostsOneTimeoutNotOnePerFact) {
   FakeImdsOptions options;
-  options.get_delay = 3s;
+  options.get_delay = 5s;
   FakeImds imds(options);
   auto c = client(imds);
   const auto started = std::chrono::steady_clock::now();
   const NodeFacts facts = run(c.node_facts());
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_GE(took, 900ms);
-  EXPECT_LT(took, 2500ms);
+  EXPECT_LT(took, 3500ms);  // one timeout, not one per fact (4 s and more)
   EXPECT_TRUE(facts.empty());
   ASSERT_EQ(facts.problems.size(), 1u);
   EXPECT_TRUE(has(facts.problems[0], "stopped answering")) << facts.problems[0];
