@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 namespace {
 
 asio::awaitable<void> probe_once(Prober& prober, CheckRow& row, std::size_t& remaining,
-                                 asio::io_context& io) {
+                                 asio::io_context& io, const aws::NodeFacts* facts) {
   const auto started = Clock::now();
   try {
     row.result =
@@ -27,7 +27,7 @@ asio::awaitable<void> probe_once(Prober& prober, CheckRow& row, std::size_t& rem
     row.result.outcome = Outcome::Error;
     row.result.message = std::string("internal error: ") + e.what();
   }
-  row.hint = hint_for(row.endpoint, row.result);
+  row.hint = hint_for(row.endpoint, row.result, facts);
   // c-ares may still hold timers for abandoned queries: the round is over when the last
   // probe is, not when the io_context runs dry.
   if (--remaining == 0) io.stop();
@@ -71,7 +71,8 @@ std::string json_number(Duration d) {
 }  // namespace
 
 std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
-                                const std::vector<Endpoint>& endpoints) {
+                                const std::vector<Endpoint>& endpoints,
+                                const aws::NodeFacts* facts) {
   std::vector<CheckRow> rows;
   rows.reserve(endpoints.size());
   for (const auto& e : endpoints) rows.push_back(CheckRow{e, {}, {}});
@@ -86,7 +87,7 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
       continue;
     }
     ++remaining;
-    asio::co_spawn(io, probe_once(*prober, row, remaining, io), asio::detached);
+    asio::co_spawn(io, probe_once(*prober, row, remaining, io, facts), asio::detached);
   }
   if (remaining > 0) {
     io.restart();
@@ -103,7 +104,7 @@ std::vector<CheckRow> run_check(asio::io_context& io, const ProberSet& probers,
       CheckRow child{Endpoint{target, f.host, f.port, join_host_port(f.host, f.port)},
                      std::move(f.result),
                      {}};
-      child.hint = hint_for(child.endpoint, child.result);
+      child.hint = hint_for(child.endpoint, child.result, facts);
       out.push_back(std::move(child));
     }
   }
@@ -156,7 +157,7 @@ std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t wi
   return out;
 }
 
-std::string format_check_json(const std::vector<CheckRow>& rows) {
+std::string format_check_json(const std::vector<CheckRow>& rows, std::string_view extra_members) {
   std::string out = "{\"results\": [";
   std::size_t ok = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -197,7 +198,12 @@ std::string format_check_json(const std::vector<CheckRow>& rows) {
     out += ", \"hint\": " + json_string(r.hint);
     out += "}";
   }
-  out += fmt::format("\n], \"ok\": {}, \"failed\": {}}}\n", ok, rows.size() - ok);
+  out += "\n]";
+  if (!extra_members.empty()) {
+    out += ", ";
+    out += extra_members;
+  }
+  out += fmt::format(", \"ok\": {}, \"failed\": {}}}\n", ok, rows.size() - ok);
   return out;
 }
 

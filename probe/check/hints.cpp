@@ -11,8 +11,17 @@ namespace {
 
 bool path_closed(Outcome o) { return o == Outcome::Timeout || o == Outcome::Unreachable; }
 
-std::string port_hint(std::uint16_t port, Outcome outcome) {
+std::string port_hint(std::uint16_t port, Outcome outcome, const aws::NodeFacts* facts) {
   const bool closed = path_closed(outcome);
+  if (closed && (port == 9443 || port == 10250)) {
+    if (auto rule = node_ingress_from_cluster(port, facts); !rule.empty()) {
+      return fmt::format(
+          "{} is the {}: {}. The path that matters is control plane -> node: probe it with "
+          "`type: {}`",
+          port, port == 9443 ? "admission-webhook port" : "kubelet", rule,
+          port == 9443 ? "inbound" : "kubelet");
+    }
+  }
   switch (port) {
     case 9443:
       if (closed) {
@@ -143,7 +152,8 @@ std::uint16_t port_of(const Endpoint& endpoint) {
 }
 
 // A path that starts at the control plane: the rule to add is an ingress rule on the node.
-std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result) {
+std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result,
+                         const aws::NodeFacts* facts) {
   const bool kubelet = endpoint.type() == ProbeType::Kubelet;
   const std::string what = kubelet ? "the kubelet (kubectl logs/exec, metrics)"
                            : endpoint.port == 9443
@@ -152,6 +162,10 @@ std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result) {
   switch (result.outcome) {
     case Outcome::Timeout:
     case Outcome::Unreachable:
+      if (auto rule = node_ingress_from_cluster(endpoint.port, facts); !rule.empty()) {
+        return fmt::format("the control plane cannot reach {} on this node: {} (and check NACLs)",
+                           what, rule);
+      }
       return fmt::format(
           "the control plane cannot reach {} on this node: add an ingress rule to the node "
           "security group for TCP {} from the cluster security group (and check NACLs)",
@@ -169,11 +183,29 @@ std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result) {
 
 }  // namespace
 
-std::string hint_for(const Endpoint& endpoint, const ProbeResult& result) {
+std::string node_ingress_from_cluster(std::uint16_t port, const aws::NodeFacts* facts) {
+  const aws::SecurityGroup* node = facts ? facts->node_security_group() : nullptr;
+  if (node == nullptr) return {};
+  const aws::SecurityGroup* cluster = facts->cluster_security_group();
+  std::string from;
+  if (cluster != nullptr && cluster != node) {
+    from = fmt::format("the cluster security group {} ({})", cluster->id, cluster->name);
+  } else {
+    from =
+        "the cluster security group (not attached to this node, so its id is not known "
+        "here: the group named eks-cluster-sg-CLUSTER-*, or `aws eks describe-cluster "
+        "--name CLUSTER --query cluster.resourcesVpcConfig.clusterSecurityGroupId`)";
+  }
+  return fmt::format("add to {}{} (this node's security group) an ingress rule for TCP {} from {}",
+                     node->id, node->name.empty() ? "" : " " + node->name, port, from);
+}
+
+std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
+                     const aws::NodeFacts* facts) {
   if (result.ok()) return {};
   if (!endpoint.target->hint.empty()) return endpoint.target->hint;
   if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {
-    return inbound_hint(endpoint, result);
+    return inbound_hint(endpoint, result, facts);
   }
   // A timeout after the TCP handshake is no firewall drop: the SYN was answered.
   if (result.outcome == Outcome::Timeout &&
@@ -186,7 +218,7 @@ std::string hint_for(const Endpoint& endpoint, const ProbeResult& result) {
     return status_hint(*result.http_status);
   }
   const std::uint16_t port = port_of(endpoint);
-  if (auto h = port_hint(port, result.outcome); !h.empty()) return h;
+  if (auto h = port_hint(port, result.outcome, facts); !h.empty()) return h;
   return outcome_hint(result.outcome, port);
 }
 

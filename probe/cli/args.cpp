@@ -9,6 +9,7 @@ std::string usage() {
   reachprobe run [--config PATH] [--listen ADDR:PORT] [--web.config.file PATH]
                  [--log-level L] [--log-format F]
   reachprobe check --config PATH [--target NAME]... [--format table|json] [--log-level L]
+                   [--remediation terraform|aws-cli]
   reachprobe validate --config PATH
   reachprobe --version
 
@@ -16,6 +17,8 @@ run       probe every target on its interval, serve /metrics, /healthz, /readyz
           (without --config: the built-in config/local.yaml, loopback only)
 check     probe every (or each --target) endpoint once and print what to fix;
           exit 0 if all ok, 1 if any failed, 2 on a usage or config error
+          --remediation: instead of the table, one Terraform or aws-cli snippet with the
+          security-group rules that fix every failure a security group explains
 validate  check a config; prints `ok` or every problem as PATH:LINE:COLUMN: message
 
 --web.config.file  TLS and basic/bearer auth for /metrics, in the format of Prometheus'
@@ -92,6 +95,13 @@ ParseResult parse_args(const std::vector<std::string>& args) {
         return r;
       }
       o.json = v == "json";
+    } else if (flag == "--remediation" && is_check) {
+      if (!take(v)) return r;
+      if (v != "terraform" && v != "aws-cli") {
+        r.error = fmt::format("--remediation must be terraform or aws-cli, not '{}'", v);
+        return r;
+      }
+      o.remediation = v;
     } else if (flag == "--log-level" && (is_run || is_check)) {
       if (!take(v)) return r;
       auto level = log::parse_level(v);
@@ -119,6 +129,12 @@ ParseResult parse_args(const std::vector<std::string>& args) {
   }
   if ((o.command == Command::Check || o.command == Command::Validate) && o.config_path.empty()) {
     r.error = fmt::format("{} needs --config PATH", cmd);
+    return r;
+  }
+  if (o.json && !o.remediation.empty()) {
+    r.error =
+        "--remediation prints a snippet, --format json a report (whose `remediation` "
+        "member has the same rules): use one";
     return r;
   }
   r.options = o;

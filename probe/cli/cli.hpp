@@ -16,7 +16,8 @@ struct Options {
   std::string listen;           // --listen, overrides the config
   std::string web_config_path;  // --web.config.file: TLS and auth for /metrics
   std::vector<std::string> targets;
-  bool json = false;  // check --format json
+  bool json = false;        // check --format json
+  std::string remediation;  // check --remediation terraform|aws-cli
   spdlog::level::level_enum log_level = spdlog::level::info;
   log::Format log_format = log::Format::Text;
 };

@@ -4,12 +4,15 @@
 #include <iostream>
 #include <memory>
 
+#include "probe/aws/imds.hpp"
 #include "probe/check/check.hpp"
+#include "probe/check/remediation.hpp"
 #include "probe/cli/cli.hpp"
 #include "probe/cli/daemon.hpp"
 #include "probe/cli/loading.hpp"
 #include "probe/config/config.hpp"
 #include "probe/core/node_name.hpp"
+#include "probe/core/url.hpp"
 #include "reachprobe/version.hpp"
 
 namespace reachprobe::cli {
@@ -23,15 +26,23 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 // Prints every problem as PATH:LINE:COLUMN: message.
-std::optional<LoadedConfig> load_or_report(const Options& options) {
-  auto outcome = load_config(options.config_path);
+std::optional<LoadedConfig> load_or_report(const Options& options,
+                                           const NodeFactsSource& facts = {}) {
+  auto outcome = load_config(options.config_path, facts);
   for (const auto& e : outcome.errors) std::cerr << e.to_string() << "\n";
   return std::move(outcome.loaded);
 }
 
 int validate(const Options& options) {
   // Every type is known to the validator; support in this build is checked by run/check.
-  auto loaded = load_or_report(options);
+  // Its stdout is `ok` or nothing: what IMDS says goes to stderr.
+  log::setup(spdlog::level::warn, log::Format::Text);
+  asio::io_context io(1);
+  std::optional<aws::NodeFacts> facts;
+  auto loaded = load_or_report(options, [&]() -> const aws::NodeFacts* {
+    if (!facts) facts = aws::read_node_facts(io);
+    return &*facts;
+  });
   if (!loaded) return kExitUsage;
   std::cout << "ok\n";
   return kExitOk;
@@ -40,8 +51,14 @@ int validate(const Options& options) {
 int check(const Options& options) {
   log::setup(options.log_level, options.log_format);
   asio::io_context io(1);
-  auto loaded = load_or_report(options);
+  std::optional<aws::NodeFacts> facts;
+  auto loaded = load_or_report(options, [&]() -> const aws::NodeFacts* {
+    if (!facts) facts = aws::read_node_facts(io);
+    return &*facts;
+  });
   if (!loaded) return kExitUsage;
+  const aws::NodeFacts* node =
+      loaded->config.aws.imds && facts && !facts->empty() ? &*facts : nullptr;
 
   std::vector<std::shared_ptr<const Target>> selected;
   if (options.targets.empty()) {
@@ -66,8 +83,19 @@ int check(const Options& options) {
     std::cerr << options.config_path << ": dns: " << e.what() << "\n";
     return kExitUsage;
   }
-  auto rows = run_check(io, *probers, expand_endpoints(selected));
-  std::cout << (options.json ? format_check_json(rows) : format_check_table(rows));
+  auto rows = run_check(io, *probers, expand_endpoints(selected), node);
+  const auto api_server = parse_url(loaded->config.kubernetes.api_server);
+  const auto plan = plan_remediation(
+      rows, node, std::holds_alternative<Url>(api_server) ? std::get<Url>(api_server).host : "");
+  if (options.remediation == "terraform") {
+    std::cout << render_terraform(plan);
+  } else if (options.remediation == "aws-cli") {
+    std::cout << render_aws_cli(plan);
+  } else if (options.json) {
+    std::cout << format_check_json(rows, "\"remediation\": " + render_remediation_json(plan));
+  } else {
+    std::cout << format_check_table(rows);
+  }
   const bool all_ok =
       std::all_of(rows.begin(), rows.end(), [](const CheckRow& r) { return r.result.ok(); });
   return all_ok ? kExitOk : kExitFailed;

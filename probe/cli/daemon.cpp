@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 #include <malloc.h>
+#include <prometheus/gauge.h>
 #include <sys/resource.h>
 
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <unordered_set>
 
+#include "probe/aws/imds.hpp"
 #include "probe/core/node_name.hpp"
 #include "probe/log/logging.hpp"
 #include "probe/sinks/exposition.hpp"
@@ -45,8 +48,8 @@ std::size_t default_max_concurrent_probes() {
 
 namespace {
 
-LoadOutcome load_and_release(const std::string& path) {
-  auto outcome = load_config(path);
+LoadOutcome load_and_release(const std::string& path, const NodeFactsSource& facts) {
+  auto outcome = load_config(path, facts);
 #ifdef __GLIBC__
   // Parsing a config of 10,000 targets leaves some 30 MB of freed YAML nodes in the heap
   // under live data, which glibc keeps resident until asked to give them back.
@@ -77,8 +80,38 @@ Daemon::Daemon(boost::asio::io_context& io, Options options)
 
 Daemon::~Daemon() { scheduler_.stop(); }
 
+const aws::NodeFacts* Daemon::node_facts(bool at_start) {
+  if (!node_facts_ && at_start) node_facts_ = aws::read_node_facts(io_);
+  if (!node_facts_) {
+    log::event(spdlog::level::warn,
+               "aws.imds is read at start: restart to use it (${AWS_REGION} has no IMDS "
+               "fallback until then)");
+    return nullptr;
+  }
+  return &*node_facts_;
+}
+
+void Daemon::export_node_info() {
+  if (!node_facts_ || node_facts_->empty()) return;
+  // One series per node, for joins: failures grouped by zone and subnet.
+  std::map<std::string, std::string> labels;
+  auto add = [&](const char* name, const std::string& value) {
+    if (!value.empty()) labels[name] = value;
+  };
+  add("zone", node_facts_->availability_zone);
+  add("subnet_id", node_facts_->subnet_id);
+  add("instance_id", node_facts_->instance_id);
+  add("vpc_id", node_facts_->vpc_id);
+  prometheus::BuildGauge()
+      .Name("reachprobe_node_info")
+      .Help("This node's AWS placement from IMDS (always 1): join on it to group by zone or subnet")
+      .Register(*registry_)
+      .Add(labels)
+      .Set(1);
+}
+
 std::optional<int> Daemon::start() {
-  auto outcome = load_and_release(options_.config_path);
+  auto outcome = load_and_release(options_.config_path, [this] { return node_facts(true); });
   if (!outcome.loaded) {
     for (const auto& e : outcome.errors) std::cerr << e.to_string() << "\n";
     return 2;
@@ -101,6 +134,7 @@ std::optional<int> Daemon::start() {
     web = std::move(*loaded.config);
   }
   if (!apply(std::move(*outcome.loaded))) return 2;
+  if (current_->config.aws.imds) export_node_info();
 
   try {
     http::Handlers handlers;
@@ -185,7 +219,7 @@ bool Daemon::apply(LoadedConfig loaded) {
 }
 
 void Daemon::reload(std::string_view why) {
-  auto outcome = load_and_release(options_.config_path);
+  auto outcome = load_and_release(options_.config_path, [this] { return node_facts(false); });
   if (!outcome.loaded) {
     for (const auto& e : outcome.errors) {
       log::event(spdlog::level::err, "config rejected, keeping the last good one",

@@ -46,6 +46,10 @@ class Daemon {
   // A scrape of /metrics: the registry's and the process families, then the endpoints'.
   std::unique_ptr<http::MetricsStream> open_metrics() const;
   bool apply(LoadedConfig loaded);
+  // This node's IMDS facts for a config that asks: read once, at start (a reload that turns
+  // `aws.imds` on gets them at the next restart).
+  const aws::NodeFacts* node_facts(bool at_start);
+  void export_node_info();
   void wait_for_sighup();
   void flush_logs_periodically();
 
@@ -61,6 +65,7 @@ class Daemon {
   FanOutSink sinks_{{&metrics_, &fanout_metrics_, &log_sink_}};
   Scheduler scheduler_{io_, sinks_};
   std::optional<LoadedConfig> current_;
+  std::optional<aws::NodeFacts> node_facts_;
   dns::ResolverOptions dns_settings_;
   KubernetesApi kubernetes_;
   std::unique_ptr<ProberSet> probers_;

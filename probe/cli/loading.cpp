@@ -10,7 +10,15 @@
 
 namespace reachprobe::cli {
 
-LoadOutcome load_config(const std::string& path) {
+config::EnvLookup env_with_imds_region(const aws::NodeFacts* facts) {
+  return [facts, env = config::system_env()](std::string_view name) -> std::optional<std::string> {
+    auto value = env(name);
+    if (value || name != "AWS_REGION" || facts == nullptr || facts->region.empty()) return value;
+    return facts->region;
+  };
+}
+
+LoadOutcome load_config(const std::string& path, const NodeFactsSource& facts) {
   LoadOutcome out;
   std::string text;
   std::string name = path;
@@ -25,7 +33,8 @@ LoadOutcome load_config(const std::string& path) {
     }
     text = std::move(file.text);
   }
-  config::LoadResult loaded = config::load_config_string(text, name);
+  const aws::NodeFacts* node = facts && config::asks_for_imds(text) ? facts() : nullptr;
+  config::LoadResult loaded = config::load_config_string(text, name, env_with_imds_region(node));
   out.errors = std::move(loaded.errors);
   if (!out.errors.empty() || !loaded.config) return out;
   LoadedConfig result;

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "probe/aws/node_facts.hpp"
 #include "probe/config/config.hpp"
 #include "probe/dns/resolver.hpp"
 #include "probe/probers/kubernetes.hpp"
@@ -22,8 +24,15 @@ struct LoadOutcome {
   std::vector<config::ConfigError> errors;
 };
 
-// Loads and validates `path` (empty: the built-in config/local.yaml).
-LoadOutcome load_config(const std::string& path);
+// This node's IMDS facts, asked only for a config with `aws: {imds: true}`; null if none.
+using NodeFactsSource = std::function<const aws::NodeFacts*()>;
+
+// Loads and validates `path` (empty: the built-in config/local.yaml). For a config that
+// asks for IMDS, ${AWS_REGION} is the environment's, else the IMDS region (from `facts`).
+LoadOutcome load_config(const std::string& path, const NodeFactsSource& facts = {});
+
+// The environment, with AWS_REGION falling back to `facts`' region when it is unset.
+config::EnvLookup env_with_imds_region(const aws::NodeFacts* facts);
 
 // The c-ares settings for a config: its servers, and a retry policy that fits its timeouts.
 dns::ResolverOptions resolver_options(const config::Config& config);

@@ -224,7 +224,9 @@ constexpr std::string_view kRecordTypes[] = {"A",  "AAAA", "CNAME", "SRV", "TXT"
                                              "NS", "PTR",  "MX",    "SOA", "CAA"};
 
 constexpr std::string_view kTopLevelKeys[] = {
-    "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes"};
+    "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes",
+    "aws"};
+constexpr std::string_view kAwsKeys[] = {"imds"};
 constexpr std::string_view kDnsKeys[] = {"servers"};
 constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file",
                                                 "namespace",  "pod_name",   "pod_ip"};
@@ -643,6 +645,7 @@ class Loader {
     const Entry* kubernetes = find(fields, "kubernetes");
     if (kubernetes) parse_kubernetes(*kubernetes, config.kubernetes);
     apply_kubernetes_defaults(config.kubernetes);
+    if (const Entry* aws = find(fields, "aws")) parse_aws(*aws, config.aws);
 
     const Entry* targets = find(fields, "targets");
     if (!targets) {
@@ -682,6 +685,15 @@ class Loader {
         }
         dns.servers.push_back(std::move(*server));
       }
+    }
+  }
+
+  void parse_aws(const Entry& entry, AwsSettings& aws) {
+    if (!expect_map(entry)) return;
+    const Fields fields = read_fields(entry.value);
+    reject_unknown_keys(fields, kAwsKeys, "'aws'");
+    if (const Entry* imds = find(fields, "imds")) {
+      if (auto value = boolean(*imds)) aws.imds = *value;
     }
   }
 
@@ -1109,6 +1121,17 @@ class Loader {
 };
 
 }  // namespace
+
+bool asks_for_imds(std::string_view yaml) {
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml));
+    if (!root.IsMap() || !root["aws"] || !root["aws"].IsMap()) return false;
+    const YAML::Node imds = root["aws"]["imds"];
+    return imds && imds.IsScalar() && imds.as<bool>(false);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 std::optional<std::string> listen_address_problem(std::string_view text) {
   const std::string address(text);

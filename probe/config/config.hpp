@@ -26,6 +26,13 @@ struct KubernetesSettings {
   std::string pod_ip;
 };
 
+struct AwsSettings {
+  // Read this node's facts (region, zone, subnet, security groups) from the EC2 instance
+  // metadata service (IMDSv2): ${AWS_REGION} falls back to its region, hints and
+  // `check --remediation` name the security-group ids, reachprobe_node_info is exported.
+  bool imds = false;
+};
+
 struct Config {
   std::chrono::nanoseconds interval = std::chrono::seconds(10);
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
@@ -35,6 +42,7 @@ struct Config {
   std::size_t max_concurrent_probes = 0;
   DnsSettings dns;
   KubernetesSettings kubernetes;
+  AwsSettings aws;
   std::vector<Target> targets;
 };
 
@@ -62,6 +70,11 @@ struct LoadResult {
 LoadResult load_config_file(const std::string& path, const EnvLookup& env = system_env());
 LoadResult load_config_string(std::string_view yaml, const std::string& path,
                               const EnvLookup& env = system_env());
+
+// Whether the YAML asks for `aws: {imds: true}`, read before the config is loaded (IMDS
+// gives ${AWS_REGION} its fallback, so it is asked before variables are expanded). Anything
+// unreadable is false; the loader reports it.
+bool asks_for_imds(std::string_view yaml);
 
 // Why `text` is not a usable listen address ("IP:PORT", IPv6 as "[::]:9754"), or nullopt
 // if it is. The loader checks `listen` with it; `--listen` should be checked the same way.

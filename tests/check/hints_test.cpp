@@ -131,3 +131,41 @@ TEST(Hints, AnInboundTimeoutNamesTheIngressRuleToAdd) {
 
 }  // namespace
 }  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+aws::NodeFacts node_with_groups(bool cluster_group) {
+  aws::NodeFacts f;
+  f.instance_id = "i-0123456789abcdef0";
+  f.security_groups = {{"sg-0a1b2c3d4e5f60718", "demo-node"}};
+  if (cluster_group) f.security_groups.push_back({"sg-0fedcba9876543210", "eks-cluster-sg-demo-1"});
+  return f;
+}
+
+TEST(Hints, WithImdsFactsTheRuleNamesTheGroupIds) {
+  const auto f = node_with_groups(true);
+  auto inbound = std::make_shared<Target>();
+  inbound->name = "webhook-inbound";
+  inbound->type = ProbeType::Inbound;
+  inbound->hosts = {"10.0.1.5"};
+  inbound->ports = {9443};
+  const auto h = hint_for(expand_endpoints({inbound}).front(), result(Outcome::Timeout), &f);
+  EXPECT_NE(h.find("add to sg-0a1b2c3d4e5f60718 demo-node (this node's security group) an "
+                   "ingress rule for TCP 9443 from the cluster security group "
+                   "sg-0fedcba9876543210 (eks-cluster-sg-demo-1)"),
+            std::string::npos)
+      << h;
+  const auto tcp = hint_for(endpoint(9443), result(Outcome::Timeout), &f);
+  EXPECT_NE(tcp.find("add to sg-0a1b2c3d4e5f60718"), std::string::npos) << tcp;
+}
+
+TEST(Hints, AClusterGroupNotOnTheNodeIsNamedByWhatToLookFor) {
+  const auto f = node_with_groups(false);
+  const auto h = hint_for(endpoint(10250), result(Outcome::Timeout), &f);
+  EXPECT_NE(h.find("add to sg-0a1b2c3d4e5f60718"), std::string::npos) << h;
+  EXPECT_NE(h.find("eks-cluster-sg-CLUSTER-*"), std::string::npos) << h;
+}
+
+}  // namespace
+}  // namespace reachprobe

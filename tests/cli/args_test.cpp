@@ -44,3 +44,26 @@ TEST(ParseArgs, Version) {
 
 }  // namespace
 }  // namespace reachprobe::cli
+
+namespace reachprobe::cli {
+namespace {
+
+TEST(ParseArgs, CheckRemediation) {
+  auto r = parse_args({"check", "--config", "c.yaml", "--remediation", "aws-cli"});
+  ASSERT_TRUE(r.options) << r.error;
+  EXPECT_EQ(r.options->remediation, "aws-cli");
+  EXPECT_EQ(parse_args({"check", "--config", "c.yaml", "--remediation=terraform"})
+                .options->remediation,
+            "terraform");
+  EXPECT_EQ(parse_args({"check", "--config", "c.yaml", "--remediation", "cdk"}).error,
+            "--remediation must be terraform or aws-cli, not 'cdk'");
+  EXPECT_NE(parse_args({"check", "--config", "c.yaml", "--remediation", "terraform", "--format",
+                        "json"})
+                .error.find("use one"),
+            std::string::npos);
+  EXPECT_EQ(parse_args({"run", "--remediation", "terraform"}).error,
+            "unknown option '--remediation' for run");
+}
+
+}  // namespace
+}  // namespace reachprobe::cli

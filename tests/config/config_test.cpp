@@ -1083,3 +1083,38 @@ TEST(SystemEnv, ReadsTheProcessEnvironment) {
 
 }  // namespace
 }  // namespace reachprobe::config
+
+namespace reachprobe::config {
+namespace {
+
+TEST(LoadConfig, AwsImdsIsOffUnlessAsked) {
+  const std::string target = "  - {name: a, type: tcp, hosts: [10.0.0.1], ports: [443]}\n";
+  auto off = load_config_string("targets:\n" + target, "c.yaml", fake_env({}));
+  ASSERT_TRUE(off.config);
+  EXPECT_FALSE(off.config->aws.imds);
+  auto on = load_config_string("aws:\n  imds: true\ntargets:\n" + target, "c.yaml", fake_env({}));
+  ASSERT_TRUE(on.config) << ::testing::PrintToString(errors_of(on));
+  EXPECT_TRUE(on.config->aws.imds);
+}
+
+TEST(LoadConfig, AwsSectionErrorsHaveTheirPlace) {
+  const std::string target = "  - {name: a, type: tcp, hosts: [10.0.0.1], ports: [443]}\n";
+  auto bad = load_config_string("aws:\n  imds: maybe\n  region: x\ntargets:\n" + target, "c.yaml",
+                                fake_env({}));
+  EXPECT_FALSE(bad.config);
+  const auto errors = errors_of(bad);
+  ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
+  EXPECT_THAT(errors, ::testing::Contains(::testing::StartsWith("c.yaml:3:3: ")));
+  EXPECT_THAT(errors, ::testing::Contains(::testing::StartsWith("c.yaml:2:9: ")));
+}
+
+TEST(AsksForImds, ReadsTheKeyBeforeVariablesAreExpanded) {
+  EXPECT_TRUE(asks_for_imds(
+      "aws: {imds: true}\ntargets:\n  - {name: sts, hosts: [\"sts.${AWS_REGION}.x\"]}"));
+  EXPECT_FALSE(asks_for_imds("aws: {imds: false}\n"));
+  EXPECT_FALSE(asks_for_imds("targets: []\n"));
+  EXPECT_FALSE(asks_for_imds("aws: [\n"));  // broken YAML: the loader reports it
+}
+
+}  // namespace
+}  // namespace reachprobe::config

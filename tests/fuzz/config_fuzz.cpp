@@ -18,5 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& e : result.errors) {
     if (e.message.empty() || e.line < 0 || e.column < 0) __builtin_trap();
   }
+  // The pre-read that decides whether IMDS is asked sees the same bytes first: it must
+  // not crash or throw either.
+  static_cast<void>(reachprobe::config::asks_for_imds(yaml));
   return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -21,6 +22,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/dnsmasq.hpp"
 #include "tests/support/exposition.hpp"
+#include "tests/support/fake_imds.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -33,6 +35,7 @@ using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 
 const std::string kBinary = REACHPROBE_BINARY;
+const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
 
 std::string drop_input(const std::string& match) {
   return "table inet security_group {\n chain input { type filter hook input priority 0; " + match +
@@ -160,6 +163,132 @@ TEST_F(OutageTest, EveryFailureOfTheOutageIsClassifiedAndExplained) {
             std::string::npos)
       << webhook.hint;
   EXPECT_NE(webhook.message.find("TCP SYN unanswered"), std::string::npos) << webhook.message;
+}
+
+// The seed's three failures (webhook 9443 dropped, STS 443 dropped, one Alertmanager pod
+// dropping 9093 from this node) and a refused kubelet port, with this node's facts from a
+// stand-in IMDS on loopback: `check --remediation` prints the rules with the stand-in's
+// security-group ids. The Terraform is parsed as HCL2 by a real parser (npm hcl2-parser);
+// the aws-cli commands are compared exactly. AWS_REGION is unset: the STS name takes its
+// region from IMDS.
+TEST_F(OutageTest, RemediationIsTheRulesThatFixTheOutageWithTheNodesGroupIds) {
+  const std::string hcl2json = kSourceDir + "/deploy/tools/hcl2json.mjs";
+  if (run_command({"/bin/sh", "-c", "command -v node"}, 10s).exit_code != 0 ||
+      !std::filesystem::exists(kSourceDir + "/deploy/tools/node_modules/hcl2-parser")) {
+    GTEST_SKIP()
+        << "node or deploy/tools/node_modules/hcl2-parser missing (scripts/install-deps.sh)";
+  }
+  TestHost control_plane, sts, dns, am_pod_1, am_pod_2;
+  ListenerInHost cp_443(control_plane, 443), cp_9443(control_plane, 9443);
+  control_plane.nft(drop_input("tcp dport 9443"));
+  ListenerInHost sts_443(sts, 443);
+  sts.nft(drop_input("tcp dport 443"));
+  ListenerInHost am_1(am_pod_1, 9093), am_2(am_pod_2, 9093);
+  am_pod_2.nft(drop_input("tcp dport 9093"));
+  Dnsmasq cluster_dns(
+      dns.name(), dns.address(),
+      {"--local=/test/", "--host-record=sts.eu-west-1.amazonaws.test," + sts.address(),
+       "--host-record=alertmanager-operated.monitoring.svc.cluster.test," + am_pod_1.address(),
+       "--host-record=alertmanager-operated.monitoring.svc.cluster.test," + am_pod_2.address()});
+  FakeImds imds;  // VPC 198.18.0.0/15: the test hosts are in it, as nodes and pods would be
+  const auto config =
+      write("remediation.yaml",
+            "interval: 10s\ntimeout: 1s\naws: {imds: true}\ndns:\n  servers: [" + dns.address() +
+                "]\ntargets:\n"
+                "  - name: control-plane\n    type: tcp\n    hosts: [" +
+                control_plane.address() +
+                "]\n    ports: [443, 9443, 10250]\n"
+                "  - name: sts\n    type: tcp\n    hosts: [\"sts.${AWS_REGION}.amazonaws.test.\"]\n"
+                "    ports: [443]\n"
+                "  - name: alertmanager-pods\n    type: dns\n"
+                "    query: alertmanager-operated.monitoring.svc.cluster.test.\n    connect_port: "
+                "9093\n");
+  auto check = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"env",   "-u",       "AWS_REGION", kBinary,
+                                     "check", "--config", config};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, 30s, {imds.environment()});
+  };
+
+  auto terraform = check({"--remediation", "terraform"});
+  std::cout << terraform.out;
+  ASSERT_EQ(terraform.exit_code, 1) << terraform.err;
+  EXPECT_GE(imds.token_requests(), 1u);
+  const auto tf_path = write("fix.tf", terraform.out);
+  auto parsed = run_command({"/bin/sh", "-c", "node '" + hcl2json + "' < '" + tf_path + "'"}, 30s);
+  ASSERT_EQ(parsed.exit_code, 0) << parsed.err << "\n" << terraform.out;
+  pt::ptree hcl;
+  std::istringstream hcl_in(parsed.out);
+  pt::read_json(hcl_in, hcl);
+  const auto& module = hcl.get_child("module.eks").front().second;
+  const auto& node_rules = module.get_child("node_security_group_additional_rules");
+  EXPECT_EQ(node_rules.size(), 3u) << parsed.out;
+  const auto& webhook = node_rules.get_child("ingress_cluster_9443");
+  EXPECT_EQ(webhook.get<std::string>("type"), "ingress");
+  EXPECT_EQ(webhook.get<std::string>("protocol"), "tcp");
+  EXPECT_EQ(webhook.get<int>("from_port"), 9443);
+  EXPECT_EQ(webhook.get<int>("to_port"), 9443);
+  EXPECT_EQ(webhook.get<std::string>("source_cluster_security_group"), "true");
+  const auto& node_to_node = node_rules.get_child("ingress_self_9093");
+  EXPECT_EQ(node_to_node.get<std::string>("self"), "true");
+  EXPECT_EQ(node_to_node.get<int>("from_port"), 9093);
+  const auto& sts_rule = node_rules.get_child("egress_sts_443");
+  EXPECT_EQ(sts_rule.get<std::string>("type"), "egress");
+  EXPECT_EQ(sts_rule.get_child("cidr_blocks").front().second.get_value<std::string>(),
+            "198.18.0.0/15");
+  const auto& plain = hcl.get_child("resource.aws_security_group_rule");
+  const auto& plain_webhook = plain.get_child("reachprobe_ingress_cluster_9443").front().second;
+  EXPECT_EQ(plain_webhook.get<std::string>("security_group_id"), "sg-0a1b2c3d4e5f60718");
+  EXPECT_EQ(plain_webhook.get<std::string>("source_security_group_id"), "sg-0fedcba9876543210");
+  EXPECT_EQ(plain.get_child("reachprobe_ingress_self_9093").front().second.get<std::string>("self"),
+            "true");
+  // The refused kubelet port gets no rule, and a sentence why.
+  EXPECT_NE(terraform.out.find("# - control-plane " + control_plane.address() +
+                               ":10250 refused: the path is open"),
+            std::string::npos)
+      << terraform.out;
+  EXPECT_EQ(terraform.out.find("10250 = {"), std::string::npos) << terraform.out;
+
+  auto cli = check({"--remediation", "aws-cli"});
+  std::cout << cli.out;
+  ASSERT_EQ(cli.exit_code, 1) << cli.err;
+  std::vector<std::string> commands;
+  std::istringstream cli_in(cli.out);
+  for (std::string line; std::getline(cli_in, line);) {
+    if (line.rfind("aws ec2 ", 0) == 0) commands.push_back(line);
+  }
+  const std::vector<std::string> expected = {
+      "aws ec2 authorize-security-group-ingress --region eu-west-1 --group-id "
+      "sg-0a1b2c3d4e5f60718 --ip-permissions "
+      "'IpProtocol=tcp,FromPort=9443,ToPort=9443,UserIdGroupPairs=[{GroupId=sg-0fedcba9876543210,"
+      "Description=\"reachprobe: control plane to node TCP 9443 (admission webhook)\"}]'",
+      "aws ec2 authorize-security-group-egress --region eu-west-1 --group-id "
+      "sg-0a1b2c3d4e5f60718 --ip-permissions "
+      "'IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{CidrIp=198.18.0.0/15,"
+      "Description=\"reachprobe: node to STS TCP 443\"}]'",
+      "aws ec2 authorize-security-group-ingress --region eu-west-1 --group-id "
+      "sg-0a1b2c3d4e5f60718 --ip-permissions "
+      "'IpProtocol=tcp,FromPort=9093,ToPort=9093,UserIdGroupPairs=[{GroupId=sg-0a1b2c3d4e5f60718,"
+      "Description=\"reachprobe: node to node TCP 9093\"}]'"};
+  EXPECT_EQ(commands, expected) << cli.out;
+
+  // The JSON report carries the same rules.
+  auto json = check({"--format", "json"});
+  ASSERT_EQ(json.exit_code, 1) << json.err;
+  pt::ptree report;
+  std::istringstream json_in(json.out);
+  pt::read_json(json_in, report);
+  EXPECT_EQ(report.get_child("remediation.rules").size(), 3u) << json.out;
+  EXPECT_EQ(report.get<std::string>("remediation.node.subnet_id"), "subnet-0aa11bb22cc33dd44");
+  const auto rows = rows_of(json.out);
+  const auto& hint = rows.at({"control-plane", control_plane.address() + ":9443"}).hint;
+  EXPECT_NE(hint.find("add to sg-0a1b2c3d4e5f60718"), std::string::npos) << hint;
+
+  // As the README shows them: each case on its own.
+  std::cout << "[readme] dropped 9443:\n"
+            << check({"--target", "control-plane", "--remediation", "terraform"}).out
+            << "[readme] node -> node:\n"
+            << check({"--target", "alertmanager-pods", "--remediation", "terraform"}).out;
 }
 
 // 2, with the daemon: STS is dropped, then the rule goes; the endpoint recovers within

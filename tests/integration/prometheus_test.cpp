@@ -25,6 +25,7 @@
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
+#include "tests/support/fake_imds.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/wait.hpp"
@@ -142,9 +143,10 @@ class PrometheusProof : public ::testing::Test {
     return path;
   }
 
-  std::string node_config(std::uint16_t listen) {
+  std::string node_config(std::uint16_t listen, bool imds = false) {
     const auto open = std::to_string(listener_.local_endpoint().port());
-    return "interval: 1s\n"
+    return std::string(imds ? "aws: {imds: true}\n" : "") +
+           "interval: 1s\n"
            "timeout: 500ms\n"
            "listen: 127.0.0.1:" +
            std::to_string(listen) +
@@ -240,13 +242,23 @@ class PrometheusProof : public ::testing::Test {
 TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
   const auto started = std::chrono::steady_clock::now();
   const std::vector<std::string> nodes = {"node-a", "node-b", "node-c"};
+  // node-a and node-b in two subnets of two zones (a stand-in IMDS each), node-c without
+  // IMDS: the failing table groups by zone and subnet, and keeps node-c's rows.
+  FakeImdsOptions placement_a, placement_b;
+  placement_b.availability_zone = "eu-west-1b";
+  placement_b.subnet_id = "subnet-0bb22cc33dd44ee55";
+  placement_b.instance_id = "i-0fedcba98765432100";
+  FakeImds imds_a(placement_a), imds_b(placement_b);
+  const std::map<std::string, const FakeImds*> imds = {{"node-a", &imds_a}, {"node-b", &imds_b}};
   std::string static_configs;
   for (const auto& node : nodes) {
     const auto port = free_tcp_port();
-    const auto config = write(node + ".yaml", node_config(port));
-    daemons_.push_back(
-        std::make_unique<ChildProcess>(std::vector<std::string>{kBinary, "run", "--config", config},
-                                       std::vector<std::string>{"NODE_NAME=" + node}));
+    const auto it = imds.find(node);
+    const auto config = write(node + ".yaml", node_config(port, it != imds.end()));
+    std::vector<std::string> env = {"NODE_NAME=" + node};
+    if (it != imds.end()) env.push_back(it->second->environment());
+    daemons_.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{kBinary, "run", "--config", config}, env));
     static_configs += "      - targets: ['127.0.0.1:" + std::to_string(port) +
                       "']\n        labels: {node: " + node + "}\n";
   }
@@ -380,6 +392,31 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
   std::string missing;
   for (const auto& [where, why] : pending) missing += "  " + where + ": " + why + "\n";
   EXPECT_TRUE(answered) << missing;
+
+  // 4. The failing table joins reachprobe_node_info: zone and subnet on the rows of the
+  //    nodes that have it, node-c's rows kept without them.
+  std::map<std::string, std::string> placement;  // node -> "zone subnet"
+  for (const auto& q : queries) {
+    if (q.where.find("Failing endpoints") == std::string::npos) continue;
+    auto r = api("/api/v1/query?query=" + url_encode(substitute(q.expr, all_nodes)));
+    ASSERT_TRUE(r);
+    for (const auto& [_, row] : r->get_child("data.result")) {
+      placement[row.get<std::string>("metric.node")] =
+          row.get<std::string>("metric.zone", "-") + " " +
+          row.get<std::string>("metric.subnet_id", "-");
+    }
+  }
+  EXPECT_EQ(placement,
+            (std::map<std::string, std::string>{{"node-a", "eu-west-1a subnet-0aa11bb22cc33dd44"},
+                                                {"node-b", "eu-west-1b subnet-0bb22cc33dd44ee55"},
+                                                {"node-c", "- -"}}));
+  // The grouping the description of ReachprobeEndpointFailingOnMostNodes gives.
+  auto grouped = api("/api/v1/query?query=" +
+                     url_encode("count by (zone, subnet_id) ((reachprobe_probe_success{target="
+                                "\"webhook\"} == 0) * on (instance) group_left (zone, "
+                                "subnet_id) reachprobe_node_info)"));
+  ASSERT_TRUE(grouped);
+  EXPECT_EQ(grouped->get_child("data.result").size(), 2u);
 
   // The variables: label_values(METRIC, LABEL) is Grafana's /api/v1/label/LABEL/values.
   const std::regex label_values(R"(label_values\((.*),\s*(\w+)\)$)");

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reachprobe::aws {
+
+struct SecurityGroup {
+  std::string id;    // sg-...
+  std::string name;  // empty if IMDS did not say
+};
+
+// What the instance metadata service says about this node; empty fields were not
+// available (IMDS off, unreachable, or a value that did not look like one).
+struct NodeFacts {
+  std::string region;
+  std::string availability_zone;
+  std::string instance_id;
+  std::string mac;  // of the primary interface, which the rest is about
+  std::string subnet_id;
+  std::string vpc_id;
+  std::vector<std::string> vpc_cidrs;  // IPv4 CIDR blocks of the VPC, e.g. 10.0.0.0/16
+  std::vector<SecurityGroup> security_groups;
+  // Why a fact is missing, one line each, for the log.
+  std::vector<std::string> problems;
+
+  bool empty() const { return region.empty() && instance_id.empty() && security_groups.empty(); }
+  // The group EKS managed node groups attach: `eks-cluster-sg-<cluster>-<n>`. Null if
+  // none of this node's groups is it.
+  const SecurityGroup* cluster_security_group() const;
+  // The group rules for this node go on: the first that is not the cluster group, else the
+  // cluster group (a managed node group without a group of its own). Null if unknown.
+  const SecurityGroup* node_security_group() const;
+  // Whether an IPv4 address is inside one of the VPC's CIDR blocks (false if unknown).
+  bool in_vpc(std::string_view ipv4) const;
+};
+
+bool is_cluster_security_group_name(std::string_view name);
+
+// Value checks for what IMDS returns: a stand-in or a broken proxy can answer anything.
+bool is_region(std::string_view text);
+bool is_availability_zone(std::string_view text);
+bool is_aws_id(std::string_view text, std::string_view prefix);  // "i", "sg", "subnet", "vpc"
+bool is_mac(std::string_view text);
+bool is_ipv4_cidr(std::string_view text);
+// Whether `ipv4` is inside `cidr` (both valid, else false).
+bool ipv4_in_cidr(std::string_view ipv4, std::string_view cidr);
+
+}  // namespace reachprobe::aws

@@ -1,0 +1,275 @@
+#include "probe/check/remediation.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <sstream>
+
+namespace reachprobe {
+namespace {
+
+namespace pt = boost::property_tree;
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// An HCL attribute line, however `terraform fmt` aligned it.
+bool attr(const std::string& text, const std::string& name, const std::string& value) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos) continue;
+    auto left = line.substr(0, eq);
+    left.erase(0, left.find_first_not_of(' '));
+    left.erase(left.find_last_not_of(' ') + 1);
+    if (left == name && line.substr(eq + 3) == value) return true;
+  }
+  return false;
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto p = text.find(part); p != std::string::npos; p = text.find(part, p + 1)) ++n;
+  return n;
+}
+
+aws::NodeFacts facts() {
+  aws::NodeFacts f;
+  f.region = "eu-west-1";
+  f.availability_zone = "eu-west-1a";
+  f.instance_id = "i-0123456789abcdef0";
+  f.subnet_id = "subnet-0aa11bb22cc33dd44";
+  f.vpc_id = "vpc-0123abcd4567ef890";
+  f.vpc_cidrs = {"10.0.0.0/16"};
+  f.security_groups = {{"sg-0a1b2c3d4e5f60718", "demo-node-20261130"},
+                       {"sg-0fedcba9876543210", "eks-cluster-sg-demo-1234567890"}};
+  return f;
+}
+
+// A row of a target of `type` to host:port that ended in `outcome`, contacting `address`.
+CheckRow row(const std::string& name, ProbeType type, const std::string& host, std::uint16_t port,
+             Outcome outcome, const std::string& address = "", const std::string& message = "") {
+  auto t = std::make_shared<Target>();
+  t->name = name;
+  t->type = type;
+  t->hosts = {host};
+  t->ports = {port};
+  CheckRow r{expand_endpoints({t}).front(), {}, {}};
+  r.result.outcome = outcome;
+  r.result.address = address.empty() ? host : address;
+  r.result.message = message;
+  return r;
+}
+
+TEST(Remediation, TwelvePeersFailingOnePortAreOneSelfReferencingRule) {
+  std::vector<CheckRow> rows;
+  for (int i = 1; i <= 12; ++i) {
+    rows.push_back(row("alertmanager-pods", ProbeType::Tcp, "10.0.3." + std::to_string(i), 9093,
+                       Outcome::Timeout));
+  }
+  rows.push_back(row("alertmanager-pods", ProbeType::Tcp, "10.0.3.99", 9093, Outcome::Ok));
+  const auto f = facts();
+  const auto plan = plan_remediation(rows, &f);
+  ASSERT_EQ(plan.rules.size(), 1u);
+  const auto& rule = plan.rules[0];
+  EXPECT_EQ(rule.kind, RuleKind::NodeToNode);
+  EXPECT_TRUE(rule.ingress);
+  EXPECT_EQ(rule.peer, RulePeer::Self);
+  EXPECT_EQ(rule.port, 9093);
+  EXPECT_EQ(rule.endpoints.size(), 12u);
+  EXPECT_EQ(rule.broader_cidr_blocks, std::vector<std::string>{"10.0.0.0/16"});
+  EXPECT_TRUE(plan.skipped.empty());
+
+  const auto tf = render_terraform(plan);
+  EXPECT_EQ(count(tf, "ingress_self_9093 = {"), 1u) << tf;
+  EXPECT_TRUE(attr(tf, "self", "true")) << tf;
+  EXPECT_TRUE(has(tf, "and 7 more")) << tf;  // five named, the rest counted
+  EXPECT_TRUE(attr(tf, "security_group_id", "\"sg-0a1b2c3d4e5f60718\"")) << tf;
+  EXPECT_TRUE(has(tf, "# broader alternative")) << tf;
+  EXPECT_TRUE(has(tf, "cidr_blocks = [\"10.0.0.0/16\"]")) << tf;
+
+  const auto cli = render_aws_cli(plan);
+  EXPECT_EQ(count(cli, "\naws ec2 "), 1u) << cli;
+  EXPECT_TRUE(has(cli,
+                  "\naws ec2 authorize-security-group-ingress --region eu-west-1 --group-id "
+                  "sg-0a1b2c3d4e5f60718 --ip-permissions "
+                  "'IpProtocol=tcp,FromPort=9093,ToPort=9093,UserIdGroupPairs=[{GroupId=sg-"
+                  "0a1b2c3d4e5f60718,Description=\"reachprobe: node to node TCP 9093\"}]'\n"))
+      << cli;
+}
+
+TEST(Remediation, TheWebhookPortIsAnIngressRuleFromTheClusterGroup) {
+  std::vector<CheckRow> rows = {
+      row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout),
+      row("control-plane", ProbeType::Tcp, "10.0.0.10", 9443, Outcome::Timeout)};
+  const auto f = facts();
+  const auto plan = plan_remediation(rows, &f);
+  ASSERT_EQ(plan.rules.size(), 1u);  // both are the same missing rule
+  EXPECT_EQ(plan.rules[0].kind, RuleKind::ClusterToNode);
+  EXPECT_EQ(plan.rules[0].endpoints.size(), 2u);
+  const auto tf = render_terraform(plan);
+  EXPECT_TRUE(attr(tf, "node_security_group_additional_rules", "{")) << tf;
+  EXPECT_TRUE(has(tf, "ingress_cluster_9443 = {")) << tf;
+  EXPECT_TRUE(attr(tf, "source_cluster_security_group", "true")) << tf;
+  EXPECT_TRUE(attr(tf, "security_group_id", "\"sg-0a1b2c3d4e5f60718\"")) << tf;
+  EXPECT_TRUE(attr(tf, "source_security_group_id", "\"sg-0fedcba9876543210\"")) << tf;
+  EXPECT_FALSE(has(tf, "cluster_security_group_additional_rules")) << tf;
+  const auto cli = render_aws_cli(plan);
+  EXPECT_TRUE(has(cli,
+                  "aws ec2 authorize-security-group-ingress --region eu-west-1 --group-id "
+                  "sg-0a1b2c3d4e5f60718 --ip-permissions "
+                  "'IpProtocol=tcp,FromPort=9443,ToPort=9443,UserIdGroupPairs=[{GroupId=sg-"
+                  "0fedcba9876543210,Description=\"reachprobe: control plane to node TCP 9443 "
+                  "(admission webhook)\"}]'"))
+      << cli;
+}
+
+TEST(Remediation, StsIsEgress443WithTheVpcEndpointNote) {
+  std::vector<CheckRow> rows = {row("sts", ProbeType::Tls, "sts.eu-west-1.amazonaws.com", 443,
+                                    Outcome::Timeout, "52.94.1.1")};
+  const auto f = facts();
+  const auto plan = plan_remediation(rows, &f);
+  ASSERT_EQ(plan.rules.size(), 1u);
+  EXPECT_EQ(plan.rules[0].kind, RuleKind::StsEgress);
+  EXPECT_FALSE(plan.rules[0].ingress);
+  EXPECT_EQ(plan.rules[0].cidr_blocks, std::vector<std::string>{"0.0.0.0/0"});
+  EXPECT_TRUE(has(plan.rules[0].note, "sts interface VPC endpoint")) << plan.rules[0].note;
+  EXPECT_TRUE(has(plan.rules[0].note, "NAT gateway")) << plan.rules[0].note;
+  const auto cli = render_aws_cli(plan);
+  EXPECT_TRUE(has(cli,
+                  "aws ec2 authorize-security-group-egress --region eu-west-1 --group-id "
+                  "sg-0a1b2c3d4e5f60718 --ip-permissions "
+                  "'IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{CidrIp=0.0.0.0/0,"
+                  "Description=\"reachprobe: node to STS TCP 443\"}]'"))
+      << cli;
+  // An interface endpoint inside the VPC needs no more than the VPC.
+  std::vector<CheckRow> private_sts = {
+      row("sts", ProbeType::Tls, "sts.eu-west-1.amazonaws.com", 443, Outcome::Timeout, "10.0.9.9")};
+  const auto inside = plan_remediation(private_sts, &f);
+  ASSERT_EQ(inside.rules.size(), 1u);
+  EXPECT_EQ(inside.rules[0].cidr_blocks, std::vector<std::string>{"10.0.0.0/16"});
+}
+
+TEST(Remediation, TheApiServerIsAClusterGroupRuleFromTheNodes) {
+  std::vector<CheckRow> rows = {row("api", ProbeType::Tcp, "ABC.gr7.eu-west-1.eks.amazonaws.com",
+                                    443, Outcome::Timeout, "10.0.0.10")};
+  const auto f = facts();
+  const auto plan = plan_remediation(rows, &f);
+  ASSERT_EQ(plan.rules.size(), 1u);
+  EXPECT_EQ(plan.rules[0].kind, RuleKind::NodeToApiServer);
+  const auto tf = render_terraform(plan);
+  EXPECT_TRUE(attr(tf, "cluster_security_group_additional_rules", "{")) << tf;
+  EXPECT_TRUE(attr(tf, "source_node_security_group", "true")) << tf;
+  EXPECT_TRUE(attr(tf, "security_group_id", "\"sg-0fedcba9876543210\"")) << tf;
+  EXPECT_TRUE(attr(tf, "source_security_group_id", "\"sg-0a1b2c3d4e5f60718\"")) << tf;
+}
+
+TEST(Remediation, OnlyFailuresASecurityGroupExplainsGetARule) {
+  CheckRow stalled = row("web", ProbeType::Tls, "10.0.4.4", 443, Outcome::Timeout);
+  stalled.result.set_phase(Phase::Tls, std::chrono::milliseconds(5));
+  std::vector<CheckRow> rows = {
+      row("control-plane", ProbeType::Tcp, "10.0.0.10", 10250, Outcome::Refused),
+      row("rejected", ProbeType::Tcp, "198.19.0.1", 443, Outcome::Unreachable, "",
+          "no route to host 198.19.0.1:443 (EHOSTUNREACH)"),
+      row("filtered", ProbeType::Tcp, "10.0.5.5", 8080, Outcome::Unreachable, "",
+          "dial tcp 10.0.5.5:8080: connect: communication administratively prohibited"),
+      stalled, row("typo", ProbeType::Dns, "", 0, Outcome::NxDomain)};
+  const auto f = facts();
+  const auto plan = plan_remediation(rows, &f);
+  ASSERT_EQ(plan.rules.size(), 1u);
+  EXPECT_EQ(plan.rules[0].port, 8080);
+  ASSERT_EQ(plan.skipped.size(), 4u);
+  EXPECT_EQ(plan.skipped[0].endpoint.result, "refused");
+  EXPECT_TRUE(has(plan.skipped[0].why, "nothing listens on TCP 10.0.0.10:10250"))
+      << plan.skipped[0].why;
+  EXPECT_TRUE(has(plan.skipped[1].why, "not administratively prohibited")) << plan.skipped[1].why;
+  EXPECT_TRUE(has(plan.skipped[2].why, "TCP connection was set up")) << plan.skipped[2].why;
+  const auto tf = render_terraform(plan);
+  EXPECT_TRUE(has(tf, "# No rule for these failures:")) << tf;
+  EXPECT_TRUE(has(tf, "# - control-plane 10.0.0.10:10250 refused: the path is open")) << tf;
+}
+
+TEST(Remediation, WithoutFactsThePlaceholdersSayWhatToLookFor) {
+  std::vector<CheckRow> rows = {
+      row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout),
+      row("peer", ProbeType::Tcp, "10.0.2.2", 9093, Outcome::Timeout)};
+  const auto plan = plan_remediation(rows, nullptr);
+  ASSERT_EQ(plan.rules.size(), 2u);
+  EXPECT_EQ(plan.rules[1].kind, RuleKind::NodeToNode);  // a private address: another node
+  const auto cli = render_aws_cli(plan);
+  EXPECT_TRUE(has(cli, "--group-id NODE_SG_ID")) << cli;
+  EXPECT_TRUE(has(cli, "GroupId=CLUSTER_SG_ID")) << cli;
+  EXPECT_TRUE(has(cli, "set `aws: {imds: true}`")) << cli;
+  EXPECT_TRUE(has(cli, "clusterSecurityGroupId")) << cli;
+  EXPECT_FALSE(has(cli, "--region")) << cli;
+  EXPECT_TRUE(has(cli, "IpRanges=[{CidrIp=VPC_CIDR}]")) << cli;
+}
+
+TEST(Remediation, AClusterGroupNotOnTheNodeIsAPlaceholder) {
+  auto f = facts();
+  f.security_groups.pop_back();
+  std::vector<CheckRow> rows = {
+      row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout)};
+  const auto tf = render_terraform(plan_remediation(rows, &f));
+  EXPECT_TRUE(attr(tf, "source_security_group_id", "\"CLUSTER_SG_ID\"")) << tf;
+  EXPECT_TRUE(has(tf, "eks-cluster-sg-CLUSTER-*")) << tf;
+  EXPECT_TRUE(attr(tf, "source_cluster_security_group", "true")) << tf;  // the module knows it
+}
+
+TEST(Remediation, NothingToFixSaysSo) {
+  std::vector<CheckRow> rows = {row("ok", ProbeType::Tcp, "10.0.0.1", 443, Outcome::Ok)};
+  const auto f = facts();
+  const auto tf = render_terraform(plan_remediation(rows, &f));
+  EXPECT_TRUE(has(tf, "nothing to add")) << tf;
+  EXPECT_FALSE(has(tf, "resource ")) << tf;
+}
+
+TEST(Remediation, JsonCarriesTheSameRules) {
+  std::vector<CheckRow> rows = {
+      row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout),
+      row("control-plane", ProbeType::Tcp, "10.0.0.10", 10250, Outcome::Refused)};
+  const auto f = facts();
+  const auto json = render_remediation_json(plan_remediation(rows, &f));
+  pt::ptree tree;
+  std::istringstream in(json);
+  ASSERT_NO_THROW(pt::read_json(in, tree)) << json;
+  EXPECT_EQ(tree.get<std::string>("node.instance_id"), "i-0123456789abcdef0");
+  const auto& rule = tree.get_child("rules").front().second;
+  EXPECT_EQ(rule.get<std::string>("kind"), "cluster_to_node");
+  EXPECT_EQ(rule.get<std::string>("direction"), "ingress");
+  EXPECT_EQ(rule.get<int>("port"), 9443);
+  EXPECT_EQ(rule.get<std::string>("security_group_id"), "sg-0a1b2c3d4e5f60718");
+  EXPECT_EQ(rule.get<std::string>("source_security_group_id"), "sg-0fedcba9876543210");
+  EXPECT_EQ(rule.get<std::string>("terraform_module_argument"),
+            "node_security_group_additional_rules");
+  EXPECT_EQ(rule.get_child("endpoints").size(), 1u);
+  const auto& skipped = tree.get_child("no_rule").front().second;
+  EXPECT_EQ(skipped.get<std::string>("result"), "refused");
+}
+
+}  // namespace
+}  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+TEST(Remediation, AnEgressRuleNeedsTheAddressThatWasContacted) {
+  CheckRow unnamed = row("external", ProbeType::Tcp, "api.example.com", 8443, Outcome::Timeout);
+  unnamed.result.address.clear();
+  const auto f = facts();
+  const auto plan = plan_remediation({unnamed}, &f);
+  EXPECT_TRUE(plan.rules.empty());
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_TRUE(has(plan.skipped[0].why, "no address")) << plan.skipped[0].why;
+  CheckRow reached = row("external", ProbeType::Tcp, "api.example.com", 8443, Outcome::Timeout,
+                         "203.0.113.7");
+  const auto egress = plan_remediation({reached}, &f);
+  ASSERT_EQ(egress.rules.size(), 1u);
+  EXPECT_EQ(egress.rules[0].kind, RuleKind::NodeEgress);
+  EXPECT_EQ(egress.rules[0].cidr_blocks, std::vector<std::string>{"203.0.113.7/32"});
+}
+
+}  // namespace
+}  // namespace reachprobe
