@@ -327,6 +327,10 @@ class Bench:
                                                                "reachprobe_probes_skipped_total")
                 r["not_ok"] = (metric_sum(after, "reachprobe_probes_total") -
                                metric_sum(after, "reachprobe_probes_total", result="ok"))
+            # Last, in a window of its own: strace slows the process it traces.
+            if a.strace_seconds > 0 and shutil.which("strace"):
+                r.update(self.count_syscalls(p, proto, a.strace_seconds))
+                self.check_alive(p, *helpers)
         finally:
             for h in helpers:
                 self.procs.stop(h)
@@ -348,6 +352,33 @@ class Bench:
             (f", lag p99 <= {r['lag_p99_ms']:g} ms, mean {r['lag_mean_ms']:.3f} ms, "
              f"skipped {r['skipped']:.0f}" if rp_port else ""))
         return r
+
+    def count_syscalls(self, p, proto, seconds):
+        """Syscalls per probe done: `strace -c -f -p PID` over a fixed window (every thread of
+        the prober; nothing else runs in it: no scrape), divided by the probes the listener
+        counted meanwhile. Exact counts, unlike CPU time on a shared machine."""
+        out = os.path.join(self.workdir, f"strace-{p.bench_name}-{proto}.txt")
+        L = self.listener
+        s0 = L.stats()
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(p.pid), "-o", out],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(seconds)
+            s1 = L.stats()
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            try:
+                tracer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.wait(timeout=5)
+        done = (s1[0] - s0[0]) if proto == "tcp" else (s1[1] - s0[1])
+        calls = parse_strace_summary(out)
+        if done <= 0 or not calls:
+            return {}
+        return {"syscalls": sum(calls.values()) / done,
+                "syscall_mix": {k: v / done for k, v in calls.items()}}
 
     def scrape(self):
         """/metrics with the tcp config's endpoints: time per scrape and whether probing is
@@ -396,6 +427,35 @@ class Bench:
             "quiet": quiet,
             "busy": busy,
         }
+
+
+def parse_strace_summary(path):
+    """{syscall: calls} from the table `strace -c` writes (the errors column may be empty)."""
+    calls = {}
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return calls
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 5 or parts[-1] == "total" or not parts[0][0].isdigit():
+            continue
+        try:
+            calls[parts[-1]] = calls.get(parts[-1], 0) + int(parts[3])
+        except ValueError:
+            continue
+    return calls
+
+
+def syscall_mix_text(results):
+    """The median calls per probe of each syscall over the runs, largest first."""
+    names = set()
+    for r in results:
+        names.update(r.get("syscall_mix", {}))
+    mix = {n: med([r.get("syscall_mix", {}).get(n, 0.0) for r in results]) for n in names}
+    return ", ".join(f"{n} {v:.2f}" for n, v in sorted(mix.items(), key=lambda kv: -kv[1])
+                     if v >= 0.005)
 
 
 def timed_scrape(port):
@@ -468,6 +528,8 @@ def main():
     ap.add_argument("--out", help="also write the table (markdown) here")
     ap.add_argument("--subjects", default="floor,reachprobe,blackbox",
                     help="comma-separated: floor, reachprobe, blackbox")
+    ap.add_argument("--strace-seconds", type=float,
+                    help="the window of the syscall count per prober and run (0: none)")
     ap.add_argument("--reachprobe", help="the binary to measure (default: BUILD_DIR/reachprobe)")
     args = ap.parse_args()
     if args.quick:
@@ -475,11 +537,13 @@ def main():
         args.window, args.warm, args.scrapes = 1.0, 0.3, 5
         args.runs = args.runs or 1
         args.scale_copies = 2
+        args.strace_seconds = 1.0 if args.strace_seconds is None else args.strace_seconds
     else:
         args.addrs, args.ports, args.interval = 10, 1000, 10.0  # 10,000 endpoints, 1,000/s
         args.window, args.warm, args.scrapes = 20.0, 1.0, 20
         args.runs = args.runs or 3
         args.scale_copies = 5  # 50,000 endpoints, 5,000/s
+        args.strace_seconds = 5.0 if args.strace_seconds is None else args.strace_seconds
     parts = set(args.only.split(","))
     raise_nofile()
 
@@ -571,6 +635,8 @@ def report(args, bench, subjects, results, scale, scrape):
         row("resident MiB", "rss")
         row("resident MiB before any scrape", "rss_unscraped")
         row("probes/s", "rate", "{:.0f}")
+        if all(r.get("syscalls") is not None for s in subjects for r in R[s]):
+            row(f"syscalls per probe (strace, {args.strace_seconds:g} s)", "syscalls")
         rp = R["reachprobe"]
         out.append("| startup to first probe, ms | " + " | ".join(
             [mmm([r["startup_ms"] for r in R[s]]) if s != "blackbox" else "n/a (pulled)"
@@ -581,6 +647,11 @@ def report(args, bench, subjects, results, scale, scrape):
         out.append(f"| reachprobe scheduling lag | | {lag} |" + " |" * (len(header) - 3))
         out.append(f"| reachprobe skipped slots | | {mmm([r['skipped'] for r in rp], '{:.0f}')}"
                    f" |" + " |" * (len(header) - 3))
+        if any("syscall_mix" in r for s in subjects for r in R[s]):
+            out.append("")
+        for s in subjects:
+            if any("syscall_mix" in r for r in R[s]):
+                out.append(f"- {s} syscalls per probe: {syscall_mix_text(R[s])}")
         out.append("")
     if scale:
         n = bench.endpoints * args.scale_copies
