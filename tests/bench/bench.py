@@ -652,14 +652,13 @@ def report(args, bench, subjects, results, scale, scrape):
     out.append("")
     has_bb = "blackbox" in subjects
     for proto in ("tcp", "dns", "tls"):
-        if (proto, "reachprobe") not in results or (
-                proto != "tls" and (proto, "floor") not in results):
+        if (proto, "reachprobe") not in results:
             continue  # the per-run lines on stderr have the figures
         R = {s: results.get((proto, s), []) for s in subjects}
         col = lambda key, fmt="{:.1f}": [mmm([r.get(key) for r in R[s]], fmt) if R[s] else
                                          "n/a" for s in subjects]
-        medv = lambda s, key: med([r.get(key) for r in R[s]])
-        header = ["", "floor", "reachprobe"] + (["blackbox"] if has_bb else [])
+        medv = lambda s, key: med([r.get(key) for r in R.get(s, [])])
+        header = [""] + subjects
         header += ["reachprobe/floor"] + (["blackbox/reachprobe"] if has_bb else [])
         tls_note = (f", {bench.tls_listener.addrs * bench.tls_listener.ports} endpoints at "
                     f"{args.interval:g} s; no floor for a handshake" if proto == "tls" else "")
@@ -689,9 +688,13 @@ def report(args, bench, subjects, results, scale, scrape):
         lag = (f"p99 <= {mmm([r['lag_p99_ms'] for r in rp], '{:g}')} ms, mean "
                f"{mmm([r['lag_mean_ms'] for r in rp], '{:.3f}')} ms, "
                f"<= 1 ms: {mmm([100 * r['lag_le_1ms'] for r in rp], '{:.1f}')}%")
-        out.append(f"| reachprobe scheduling lag | | {lag} |" + " |" * (len(header) - 3))
-        out.append(f"| reachprobe skipped slots | | {mmm([r['skipped'] for r in rp], '{:.0f}')}"
-                   f" |" + " |" * (len(header) - 3))
+        def reachprobe_row(name, text):
+            cells = [""] * (len(header) - 1)
+            cells[subjects.index("reachprobe")] = text
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+
+        reachprobe_row("reachprobe scheduling lag", lag)
+        reachprobe_row("reachprobe skipped slots", mmm([r['skipped'] for r in rp], '{:.0f}'))
         if any("syscall_mix" in r for s in subjects for r in R[s]):
             out.append("")
         for s in subjects:
