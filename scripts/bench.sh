@@ -4,8 +4,8 @@
 # Installs what is missing, builds into ./build-bench (RelWithDebInfo, as scripts/build.sh
 # ships), runs tests/bench/bench.py and prints one table.
 #
-#   ./scripts/bench.sh            # full: 10,000 endpoints, 3 runs, about 10 minutes
-#   ./scripts/bench.sh --quick    # a smoke of the harness, about 15 seconds
+#   ./scripts/bench.sh            # full: 10,000 endpoints (1,000 for tls), 3 runs, about 15 minutes
+#   ./scripts/bench.sh --quick    # a smoke of the harness, about 30 seconds
 #   ./scripts/bench.sh --runs 5 --only tcp,scrape --out results.md
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,9 +9,9 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
-  # benchmarks (scripts/bench.sh and its ctest smoke): the harness and the peer it is
-  # compared with
-  python3 prometheus-blackbox-exporter
+  # benchmarks (scripts/bench.sh and its ctest smoke): the harness, the peer it is compared
+  # with, and strace for the syscalls-per-probe row
+  python3 prometheus-blackbox-exporter strace
   # scripts/fuzz.sh (libFuzzer comes with clang) and scripts/tidy.sh
   clang clang-tidy
 )

@@ -14,8 +14,11 @@ namespace asio = boost::asio;
 
 Duration phase_offset(std::string_view key, Duration interval) {
   if (interval <= Duration::zero()) return Duration::zero();
-  return Duration(
-      static_cast<Duration::rep>(stable_hash(key) % static_cast<std::uint64_t>(interval.count())));
+  // On the grain when the interval holds many of them; an interval too short for that keeps
+  // the full resolution.
+  const Duration grain = interval >= 10 * kSlotGrain ? kSlotGrain : Duration(1);
+  const auto slots = static_cast<std::uint64_t>(interval / grain);
+  return grain * static_cast<Duration::rep>(stable_hash(key) % slots);
 }
 
 Clock::time_point next_slot(Clock::time_point now, Duration interval, Duration offset) {

@@ -16,9 +16,17 @@
 
 namespace reachprobe {
 
+// Slots fall on multiples of this within an interval. Endpoints whose slots coincide share
+// the event loop's wake-up (one epoll_wait and one timerfd_settime for all of them) and their
+// connects finish in one wake too: at 1,000 probes/s about 5 probes per wake instead of one,
+// a syscall or more per probe saved (README "Benchmarks"). Lag is still measured from the
+// slot; 5 ms of a 10 s interval still spreads the endpoints evenly.
+inline constexpr Duration kSlotGrain = std::chrono::milliseconds(5);
+
 // Where in its interval an endpoint is probed: a stable hash of its identity, so N
 // endpoints spread over the interval instead of firing together, and an endpoint keeps its
-// slot across restarts and reloads (as Prometheus does with scrape offsets).
+// slot across restarts and reloads (as Prometheus does with scrape offsets). A multiple of
+// kSlotGrain.
 Duration phase_offset(std::string_view key, Duration interval);
 
 // The first slot (time_since_epoch = k * interval + offset) at or after `now`.

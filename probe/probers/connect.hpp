@@ -23,4 +23,17 @@ boost::asio::awaitable<std::optional<boost::asio::ip::tcp::socket>> resolve_and_
 boost::asio::awaitable<std::optional<boost::asio::ip::tcp::socket>> connect_to(
     const boost::asio::ip::tcp::endpoint& peer, Deadline deadline, ProbeResult& result);
 
+// The address to connect to: `host` itself when it is an IP literal, else the first address
+// it resolves to (timed as the dns phase). nullopt with the outcome in `result` on failure.
+boost::asio::awaitable<std::optional<boost::asio::ip::tcp::endpoint>> resolve_peer(
+    dns::Resolver& resolver, const std::string& host, std::uint16_t port, Deadline deadline,
+    ProbeResult& result);
+
+// A connect and a close, for probes that only ask whether the SYN is answered (tcp, the dns
+// fan-out): outcome and connect phase in `result`, as connect_to. A plain socket waited for
+// by the ConnectPoller, at the fewest syscalls the kernel allows (socket, connect, epoll_ctl,
+// getsockopt, close, and a share of the event loop's wakes).
+boost::asio::awaitable<void> connect_and_close(const boost::asio::ip::tcp::endpoint& peer,
+                                               Deadline deadline, ProbeResult& result);
+
 }  // namespace reachprobe

@@ -253,13 +253,7 @@ asio::awaitable<void> connect_one(std::shared_ptr<FanOut> fanout, std::size_t in
                                   tcp::endpoint peer, Deadline deadline) {
   ProbeResult& result = fanout->results[index].result;
   const auto start = Clock::now();
-  auto socket = co_await connect_to(peer, deadline, result);
-  if (socket) {
-    // A plain close (FIN), as TcpProber does.
-    boost::system::error_code ignored;
-    socket->shutdown(tcp::socket::shutdown_both, ignored);
-    socket->close(ignored);
-  }
+  co_await connect_and_close(peer, deadline, result);
   result.set_phase(Phase::Total, since(start));
 }
 

@@ -26,8 +26,8 @@ boost::asio::awaitable<ProbeResult> TlsProber::probe(const Endpoint& endpoint, D
           co_await tls_handshake(std::move(*socket), *shared_context, peer, deadline, result);
       if (stream) {
         // No close_notify exchange: it would wait on the server for nothing the probe needs.
+        // No shutdown() either: close sends the same FIN.
         boost::system::error_code ignored;
-        stream->lowest_layer().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
         stream->lowest_layer().close(ignored);
       }
     }

@@ -169,17 +169,19 @@ def lag_buckets(m):
 
 
 class Listener:
-    def __init__(self, procs, exe, addrs, ports):
+    def __init__(self, procs, exe, addrs, ports, tls=None, name="listener"):
         self.addrs, self.ports = addrs, ports
         for base in (21000, 24000, 27000, 30000, 18000, 15000):
             self.base_port = base
             self.dns = f"{BASE_ADDR}:{base + ports}"
             self.control = ("127.77.0.1", base + ports + 1)
-            p = procs.start("listener", [exe, "--base-addr", BASE_ADDR, "--addrs", str(addrs),
-                                         "--base-port", str(base), "--ports", str(ports),
-                                         "--dns", self.dns, "--control",
-                                         f"{self.control[0]}:{self.control[1]}",
-                                         "--max-seconds", "3600"], stdout=subprocess.PIPE)
+            p = procs.start(name, [exe, "--base-addr", BASE_ADDR, "--addrs", str(addrs),
+                                   "--base-port", str(base), "--ports", str(ports),
+                                   "--dns", self.dns, "--control",
+                                   f"{self.control[0]}:{self.control[1]}",
+                                   "--max-seconds", "3600"] +
+                            (["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []),
+                            stdout=subprocess.PIPE)
             line = p.stdout.readline()
             if line.strip() == b"ready":
                 self.proc = p
@@ -211,19 +213,32 @@ class Listener:
         return [f"{base[0]}.{int(base[1]) + i}" for i in range(self.addrs)]
 
 
-def reachprobe_config(path, listener, proto, copies, names, interval, port):
+def tls_certificate(workdir, hosts):
+    """A self-signed P-256 certificate for the TLS listener's addresses (its own CA)."""
+    cert, key = os.path.join(workdir, "tls.crt"), os.path.join(workdir, "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                    "/CN=reachprobe-bench", "-addext",
+                    "subjectAltName=" + ",".join(f"IP:{h}" for h in hosts),
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def reachprobe_config(path, listener, proto, copies, names, interval, port, ca_file=None):
     timeout_ms = int(min(2.0, interval / 2) * 1000)
     lines = [f"interval: {int(interval * 1000)}ms", f"timeout: {timeout_ms}ms",
              f"listen: 127.0.0.1:{port}"]
     if proto == "dns":
         lines += ["dns:", f'  servers: ["{listener.dns}"]']
     lines.append("targets:")
-    if proto == "tcp":
+    if proto in ("tcp", "tls"):
         hosts = ", ".join(listener.hosts())
         ports = ", ".join(str(listener.base_port + p) for p in range(listener.ports))
         for c in range(copies):
-            lines += [f"  - name: tcp-{c}", "    type: tcp", f"    hosts: [{hosts}]",
+            lines += [f"  - name: {proto}-{c}", f"    type: {proto}", f"    hosts: [{hosts}]",
                       f"    ports: [{ports}]"]
+            if proto == "tls":
+                lines.append(f"    tls: {{ca_file: {ca_file}}}")
     else:
         for i in range(names):
             lines += [f"  - name: d{i}", "    type: dns", f"    query: n{i}.bench.test.",
@@ -239,6 +254,15 @@ BLACKBOX_CONFIG = """modules:
     tcp:
       preferred_ip_protocol: ip4
       ip_protocol_fallback: false
+  tcp_tls:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      tls: true
+      tls_config:
+        ca_file: CA_FILE
   dns:
     prober: dns
     timeout: 2s
@@ -261,6 +285,14 @@ class Bench:
         self.listener = Listener(procs, exe("bench_listen"), args.addrs, args.ports)
         self.endpoints = args.addrs * args.ports
         self.rate = self.endpoints / args.interval
+        self.tls_listener, self.tls_files = None, None
+        if "tls" in args.only.split(","):
+            # Fewer endpoints than tcp: a handshake costs the listener and the probers ~100x
+            # a connect, and the machine is shared.
+            hosts = self.listener.hosts()
+            self.tls_files = tls_certificate(workdir, hosts)
+            self.tls_listener = Listener(procs, exe("bench_listen"), args.addrs, args.tls_ports,
+                                         tls=self.tls_files, name="tls-listener")
         self.limit = args.window + args.interval * 3 + 60  # seconds any process may live
 
     def check_alive(self, *ps):
@@ -270,8 +302,10 @@ class Bench:
                                    + self.procs.tail(p))
 
     def measure(self, subject, proto, copies=1):
-        a, L = self.a, self.listener
-        rate = self.rate * copies
+        a = self.a
+        L = self.tls_listener if proto == "tls" else self.listener
+        endpoints = L.addrs * L.ports if proto == "tls" else self.endpoints
+        rate = endpoints / a.interval * copies
         helpers, rp_port, before = [], None, None
         L.reset()
         spawned = time.time_ns()
@@ -284,7 +318,8 @@ class Bench:
         elif subject == "reachprobe":
             rp_port = free_port()
             cfg = os.path.join(self.workdir, f"reachprobe-{proto}-{copies}.yaml")
-            reachprobe_config(cfg, L, proto, copies, self.endpoints, a.interval, rp_port)
+            reachprobe_config(cfg, L, proto, copies, self.endpoints, a.interval, rp_port,
+                              ca_file=self.tls_files[0] if self.tls_files else None)
             p = self.procs.start("reachprobe", [self.reachprobe, "run", "--config", cfg])
             # One whole interval first: every endpoint has been probed once and has its
             # series, which is the steady state a DaemonSet lives in.
@@ -293,12 +328,14 @@ class Bench:
             bb_port = free_port()
             cfg = os.path.join(self.workdir, "blackbox.yml")
             with open(cfg, "w") as f:
-                f.write(BLACKBOX_CONFIG)
+                f.write(BLACKBOX_CONFIG.replace(
+                    "CA_FILE", self.tls_files[0] if self.tls_files else "/dev/null"))
             p = self.procs.start("blackbox", [self.blackbox, f"--config.file={cfg}",
                                               f"--web.listen-address=127.0.0.1:{bb_port}",
                                               "--log.level=warn"])
             wait_http(bb_port, "/-/healthy", p, 10)
             module = (["--module", "tcp_connect"] + L.grid_args() if proto == "tcp" else
+                      ["--module", "tcp_tls"] + L.grid_args() if proto == "tls" else
                       ["--module", "dns", "--dns-target", L.dns])
             helpers.append(self.procs.start("client", [
                 self.client_exe, "--exporter", f"127.0.0.1:{bb_port}", *module, "--rate",
@@ -327,14 +364,18 @@ class Bench:
                                                                "reachprobe_probes_skipped_total")
                 r["not_ok"] = (metric_sum(after, "reachprobe_probes_total") -
                                metric_sum(after, "reachprobe_probes_total", result="ok"))
+            # Last, in a window of its own: strace slows the process it traces.
+            if a.strace_seconds > 0 and shutil.which("strace"):
+                r.update(self.count_syscalls(p, L, proto, a.strace_seconds))
+                self.check_alive(p, *helpers)
         finally:
             for h in helpers:
                 self.procs.stop(h)
             self.procs.stop(p)
-        done = (s1[0] - s0[0]) if proto == "tcp" else (s1[1] - s0[1])
+        done = (s1[1] - s0[1]) if proto == "dns" else (s1[0] - s0[0])
         if done <= 0:  # a broken harness, not a slow machine
             raise RuntimeError(f"{subject} {proto}: the listener counted no probe")
-        first = s1[2] if proto == "tcp" else s1[3]
+        first = s1[3] if proto == "dns" else s1[2]
         r.update({
             "cpu_us": (cpu1 - cpu0) * 1e6 / done if done else float("nan"),
             "cpu_pct": (cpu1 - cpu0) * 100 / (t1 - t0),
@@ -348,6 +389,32 @@ class Bench:
             (f", lag p99 <= {r['lag_p99_ms']:g} ms, mean {r['lag_mean_ms']:.3f} ms, "
              f"skipped {r['skipped']:.0f}" if rp_port else ""))
         return r
+
+    def count_syscalls(self, p, L, proto, seconds):
+        """Syscalls per probe done: `strace -c -f -p PID` over a fixed window (every thread of
+        the prober; nothing else runs in it: no scrape), divided by the probes the listener
+        counted meanwhile. Exact counts, unlike CPU time on a shared machine."""
+        out = os.path.join(self.workdir, f"strace-{p.bench_name}-{proto}.txt")
+        s0 = L.stats()
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(p.pid), "-o", out],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(seconds)
+            s1 = L.stats()
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            try:
+                tracer.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.wait(timeout=5)
+        done = (s1[1] - s0[1]) if proto == "dns" else (s1[0] - s0[0])
+        calls = parse_strace_summary(out)
+        if done <= 0 or not calls:
+            return {}
+        return {"syscalls": sum(calls.values()) / done,
+                "syscall_mix": {k: v / done for k, v in calls.items()}}
 
     def scrape(self):
         """/metrics with the tcp config's endpoints: time per scrape and whether probing is
@@ -396,6 +463,35 @@ class Bench:
             "quiet": quiet,
             "busy": busy,
         }
+
+
+def parse_strace_summary(path):
+    """{syscall: calls} from the table `strace -c` writes (the errors column may be empty)."""
+    calls = {}
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return calls
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 5 or parts[-1] == "total" or not parts[0][0].isdigit():
+            continue
+        try:
+            calls[parts[-1]] = calls.get(parts[-1], 0) + int(parts[3])
+        except ValueError:
+            continue
+    return calls
+
+
+def syscall_mix_text(results):
+    """The median calls per probe of each syscall over the runs, largest first."""
+    names = set()
+    for r in results:
+        names.update(r.get("syscall_mix", {}))
+    mix = {n: med([r.get("syscall_mix", {}).get(n, 0.0) for r in results]) for n in names}
+    return ", ".join(f"{n} {v:.2f}" for n, v in sorted(mix.items(), key=lambda kv: -kv[1])
+                     if v >= 0.005)
 
 
 def timed_scrape(port):
@@ -463,23 +559,29 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="a few seconds: small grid, one run (the CI smoke)")
     ap.add_argument("--runs", type=int)
-    ap.add_argument("--only", default="tcp,dns,scale,scrape",
-                    help="comma-separated parts: tcp, dns, scale, scrape")
+    ap.add_argument("--only", default="tcp,dns,tls,scale,scrape",
+                    help="comma-separated parts: tcp, dns, tls, scale, scrape")
     ap.add_argument("--out", help="also write the table (markdown) here")
     ap.add_argument("--subjects", default="floor,reachprobe,blackbox",
                     help="comma-separated: floor, reachprobe, blackbox")
+    ap.add_argument("--strace-seconds", type=float,
+                    help="the window of the syscall count per prober and run (0: none)")
     ap.add_argument("--reachprobe", help="the binary to measure (default: BUILD_DIR/reachprobe)")
     args = ap.parse_args()
     if args.quick:
         args.addrs, args.ports, args.interval = 2, 50, 0.5  # 100 endpoints, 200/s
+        args.tls_ports = 10  # 20 tls endpoints, 40/s
         args.window, args.warm, args.scrapes = 1.0, 0.3, 5
         args.runs = args.runs or 1
         args.scale_copies = 2
+        args.strace_seconds = 1.0 if args.strace_seconds is None else args.strace_seconds
     else:
         args.addrs, args.ports, args.interval = 10, 1000, 10.0  # 10,000 endpoints, 1,000/s
+        args.tls_ports = 100  # 1,000 tls endpoints, 100/s
         args.window, args.warm, args.scrapes = 20.0, 1.0, 20
         args.runs = args.runs or 3
         args.scale_copies = 5  # 50,000 endpoints, 5,000/s
+        args.strace_seconds = 5.0 if args.strace_seconds is None else args.strace_seconds
     parts = set(args.only.split(","))
     raise_nofile()
 
@@ -504,12 +606,14 @@ def main():
         log(f"{bench.endpoints} endpoints ({args.addrs} addresses x {args.ports} ports), "
             f"{bench.rate:g} probes/s, {args.runs} run(s) of {args.window:g} s each")
         results = {}
-        for proto in ("tcp", "dns"):
+        for proto in ("tcp", "dns", "tls"):
             if proto not in parts:
                 continue
             for run in range(args.runs):
                 log(f"{proto} run {run + 1}/{args.runs}")
                 for s in subjects:
+                    if proto == "tls" and s == "floor":
+                        continue  # no TLS floor: the handshake is the cost, not the loop
                     results.setdefault((proto, s), []).append(bench.measure(s, proto))
         scale = None
         if "scale" in parts:
@@ -547,15 +651,18 @@ def report(args, bench, subjects, results, scale, scrape):
                f"load average at the end {' '.join(load)}")
     out.append("")
     has_bb = "blackbox" in subjects
-    for proto in ("tcp", "dns"):
-        if (proto, "floor") not in results or (proto, "reachprobe") not in results:
+    for proto in ("tcp", "dns", "tls"):
+        if (proto, "reachprobe") not in results:
             continue  # the per-run lines on stderr have the figures
-        R = {s: results[(proto, s)] for s in subjects}
-        col = lambda key, fmt="{:.1f}": [mmm([r[key] for r in R[s]], fmt) for s in subjects]
-        medv = lambda s, key: med([r[key] for r in R[s]])
-        header = ["", "floor", "reachprobe"] + (["blackbox"] if has_bb else [])
+        R = {s: results.get((proto, s), []) for s in subjects}
+        col = lambda key, fmt="{:.1f}": [mmm([r.get(key) for r in R[s]], fmt) if R[s] else
+                                         "n/a" for s in subjects]
+        medv = lambda s, key: med([r.get(key) for r in R.get(s, [])])
+        header = [""] + subjects
         header += ["reachprobe/floor"] + (["blackbox/reachprobe"] if has_bb else [])
-        out.append(f"{proto} (median (min–max) of {args.runs})")
+        tls_note = (f", {bench.tls_listener.addrs * bench.tls_listener.ports} endpoints at "
+                    f"{args.interval:g} s; no floor for a handshake" if proto == "tls" else "")
+        out.append(f"{proto} (median (min–max) of {args.runs}{tls_note})")
         out.append("")
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
@@ -571,16 +678,28 @@ def report(args, bench, subjects, results, scale, scrape):
         row("resident MiB", "rss")
         row("resident MiB before any scrape", "rss_unscraped")
         row("probes/s", "rate", "{:.0f}")
+        if all(r.get("syscalls") is not None for s in subjects for r in R[s]):
+            row(f"syscalls per probe (strace, {args.strace_seconds:g} s)", "syscalls")
         rp = R["reachprobe"]
         out.append("| startup to first probe, ms | " + " | ".join(
-            [mmm([r["startup_ms"] for r in R[s]]) if s != "blackbox" else "n/a (pulled)"
-             for s in subjects]) + " | |" + (" |" if has_bb else ""))
+            [mmm([r["startup_ms"] for r in R[s]]) if s != "blackbox" and R[s] else
+             "n/a (pulled)" if s == "blackbox" else "n/a" for s in subjects]) + " | |" +
+                   (" |" if has_bb else ""))
         lag = (f"p99 <= {mmm([r['lag_p99_ms'] for r in rp], '{:g}')} ms, mean "
                f"{mmm([r['lag_mean_ms'] for r in rp], '{:.3f}')} ms, "
                f"<= 1 ms: {mmm([100 * r['lag_le_1ms'] for r in rp], '{:.1f}')}%")
-        out.append(f"| reachprobe scheduling lag | | {lag} |" + " |" * (len(header) - 3))
-        out.append(f"| reachprobe skipped slots | | {mmm([r['skipped'] for r in rp], '{:.0f}')}"
-                   f" |" + " |" * (len(header) - 3))
+        def reachprobe_row(name, text):
+            cells = [""] * (len(header) - 1)
+            cells[subjects.index("reachprobe")] = text
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+
+        reachprobe_row("reachprobe scheduling lag", lag)
+        reachprobe_row("reachprobe skipped slots", mmm([r['skipped'] for r in rp], '{:.0f}'))
+        if any("syscall_mix" in r for s in subjects for r in R[s]):
+            out.append("")
+        for s in subjects:
+            if any("syscall_mix" in r for r in R[s]):
+                out.append(f"- {s} syscalls per probe: {syscall_mix_text(R[s])}")
         out.append("")
     if scale:
         n = bench.endpoints * args.scale_copies
@@ -630,13 +749,21 @@ def targets(args, subjects, results, scale, scrape):
     def m(proto, s, key):
         return med([r[key] for r in results.get((proto, s), [])])
 
-    for proto, limit in (("tcp", 1.5), ("dns", 2.0)):
+    sc = m("tcp", "reachprobe", "syscalls")
+    if sc is not None:
+        check("tcp <= 8 syscalls per probe", sc <= 8, f"{sc:.1f} (floor "
+              f"{m('tcp', 'floor', 'syscalls') or float('nan'):.1f})")
+    for proto, limit in (("tcp", 1.3), ("dns", 1.5)):
         rp, fl = m(proto, "reachprobe", "cpu_us"), m(proto, "floor", "cpu_us")
         if rp and fl:
             check(f"{proto} CPU <= {limit}x floor", rp <= limit * fl, f"{rp / fl:.2f}x")
         bb = m(proto, "blackbox", "cpu_us")
         if rp and bb:
             check(f"{proto} >= 10x less CPU than blackbox", bb >= 10 * rp, f"{bb / rp:.1f}x")
+    rp, bb = m("tls", "reachprobe", "cpu_us"), m("tls", "blackbox", "cpu_us")
+    if rp and bb:
+        out.append(f"- [info] tls (no target): blackbox uses {bb / rp:.1f}x the CPU of "
+                   "reachprobe per probe")
     pct, rss = m("tcp", "reachprobe", "cpu_pct"), m("tcp", "reachprobe", "rss")
     if pct is not None:
         check("10,000 endpoints at 10 s: < 5% of a core", pct < 5, f"{pct:.2f}%")

@@ -3,6 +3,8 @@
 // 127.0.0.1, and a control port that reports how many connections and queries it served,
 // so every prober (floor, reachprobe, blackbox_exporter) is counted the same way, from
 // outside. Stops on SIGTERM/SIGINT or after --max-seconds.
+// With --tls-cert and --tls-key every listener serves TLS instead: it completes the server's
+// handshake (non-blocking, OpenSSL) and closes; ACCEPTS then counts completed handshakes.
 //
 //   bench_listen --base-addr 127.77.0.1 --addrs 10 --base-port 21000 --ports 1000
 //                --dns 127.77.0.1:21999 --control 127.0.0.1:PORT [--max-seconds 3600]
@@ -11,9 +13,13 @@
 // "reset" by forgetting the first-accept/first-query times.
 
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+
+#include <unordered_map>
 
 #include "tests/bench/bench_common.hpp"
 
@@ -22,6 +28,7 @@ namespace {
 constexpr std::uint64_t kDnsTag = 1ULL << 62;
 constexpr std::uint64_t kControlTag = 1ULL << 61;
 constexpr std::uint64_t kSignalTag = 1ULL << 60;
+constexpr std::uint64_t kTlsTag = 1ULL << 59;  // | the connection's fd
 
 int bound_socket(int type, const sockaddr_in& sa) {
   int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -84,6 +91,21 @@ int main(int argc, char** argv) {
   const int sfd = bench::stop_signal_fd();
   add(sfd, kSignalTag);
 
+  SSL_CTX* tls = nullptr;
+  if (auto cert = args.text("--tls-cert", ""); !cert.empty()) {
+    // The session tickets written after the client's Finished may meet a client that has
+    // closed already: EPIPE, not a signal.
+    signal(SIGPIPE, SIG_IGN);
+    tls = SSL_CTX_new(TLS_server_method());
+    if (!tls || SSL_CTX_use_certificate_chain_file(tls, cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(tls, args.text("--tls-key", "").c_str(), SSL_FILETYPE_PEM) !=
+            1) {
+      ERR_print_errors_fp(stderr);
+      return 2;
+    }
+  }
+  std::unordered_map<int, SSL*> handshakes;
+
   std::vector<int> listeners;
   listeners.reserve(static_cast<std::size_t>(grid.size()));
   for (int i = 0; i < grid.size(); ++i) {
@@ -105,6 +127,22 @@ int main(int argc, char** argv) {
 
   std::uint64_t accepts = 0, queries = 0;
   std::int64_t first_accept = 0, first_query = 0;
+  // One step of a server handshake; done (either way), the connection is closed.
+  auto tls_step = [&](std::unordered_map<int, SSL*>::iterator it) {
+    SSL* ssl = it->second;
+    const int rc = SSL_accept(ssl);
+    if (rc != 1) {
+      const int error = SSL_get_error(ssl, rc);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return;
+      ERR_clear_error();
+    } else {
+      if (first_accept == 0) first_accept = bench::now_ns(CLOCK_REALTIME);
+      ++accepts;
+    }
+    SSL_free(ssl);
+    close(it->first);
+    handshakes.erase(it);
+  };
   epoll_event events[256];
   std::uint8_t buf[1500];
   bool running = true;
@@ -144,11 +182,22 @@ int main(int argc, char** argv) {
           // the harness gave up on this answer; nothing to do
         }
         close(c);
+      } else if (tag & kTlsTag) {
+        const int c = static_cast<int>(tag & ~kTlsTag);
+        if (auto found = handshakes.find(c); found != handshakes.end()) tls_step(found);
       } else {
         const int fd = static_cast<int>(tag);
         for (int k = 0; k < 64; ++k) {
-          int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+          int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | (tls ? SOCK_NONBLOCK : 0));
           if (c < 0) break;
+          if (tls) {
+            SSL* ssl = SSL_new(tls);
+            SSL_set_fd(ssl, c);
+            auto [it, _] = handshakes.emplace(c, ssl);
+            add(c, kTlsTag | static_cast<std::uint64_t>(c));
+            tls_step(it);
+            continue;
+          }
           if (first_accept == 0) first_accept = bench::now_ns(CLOCK_REALTIME);
           ++accepts;
           close(c);
@@ -156,6 +205,11 @@ int main(int argc, char** argv) {
       }
     }
   }
+  for (auto& [c, ssl] : handshakes) {
+    SSL_free(ssl);
+    close(c);
+  }
+  if (tls) SSL_CTX_free(tls);
   for (int fd : listeners) close(fd);
   if (dns >= 0) close(dns);
   close(control);

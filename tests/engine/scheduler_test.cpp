@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <set>
 #include <thread>
 
 namespace reachprobe {
@@ -46,6 +47,40 @@ TEST(PhaseOffset, SpreadsEndpointsEvenlyOverTheInterval) {
   auto [lo, hi] = std::minmax_element(bins.begin(), bins.end());
   EXPECT_GT(*lo, 400) << "a bin is nearly empty: offsets cluster";
   EXPECT_LT(*hi, 600) << "a bin is crowded: endpoints would burst together";
+}
+
+TEST(PhaseOffset, FallsOnTheSlotGrainSoEndpointsShareWakeUps) {
+  const Duration interval = 10s;
+  std::set<Duration> distinct;
+  for (int port = 1; port <= 10000; ++port) {
+    auto offset = phase_offset(
+        "t\x1f"
+        "tcp\x1f"
+        "10.0.0.10:" +
+            std::to_string(port),
+        interval);
+    EXPECT_EQ(offset % kSlotGrain, Duration::zero()) << offset.count();
+    distinct.insert(offset);
+  }
+  // 2,000 slots of 5 ms for 10,000 endpoints: nearly every slot is used, by about 5 each.
+  EXPECT_GT(distinct.size(), 1900u);
+  EXPECT_LE(distinct.size(), static_cast<std::size_t>(interval / kSlotGrain));
+}
+
+TEST(PhaseOffset, KeepsFullResolutionForIntervalsShorterThanTenGrains) {
+  const Duration interval = 20ms;
+  bool off_grain = false;
+  for (int i = 0; i < 100; ++i) {
+    auto offset = phase_offset(
+        "t\x1f"
+        "tcp\x1f"
+        "h:" +
+            std::to_string(i),
+        interval);
+    EXPECT_LT(offset, interval);
+    off_grain = off_grain || offset % std::chrono::microseconds(1) != Duration::zero();
+  }
+  EXPECT_TRUE(off_grain) << "short intervals would all land on a few instants";
 }
 
 TEST(NextSlot, IsTheFirstSlotAtOrAfterNow) {

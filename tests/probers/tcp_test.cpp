@@ -1,6 +1,7 @@
 #include "probe/probers/tcp.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -59,6 +60,24 @@ TEST_F(TcpProberTest, ListenerIsOkWithTheAddressAndConnectTime) {
   EXPECT_FALSE(r.phase(Phase::Dns)) << "an IP literal is not resolved";
   EXPECT_LE(*r.phase(Phase::Connect), *r.phase(Phase::Total));
   EXPECT_LT(*r.phase(Phase::Total), Duration(500ms));
+}
+
+TEST_F(TcpProberTest, TheConnectionEndsWithAFinNotAReset) {
+  // Servers log an RST (a zero linger) as an error; a plain close is a client that changed
+  // its mind. Without shutdown() first, close must still send the FIN.
+  tcp::acceptor listener(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto e = expand_endpoints({tcp_target("127.0.0.1", listener.local_endpoint().port())}).front();
+  auto r = probe_once(io, prober, e);
+  ASSERT_EQ(r.outcome, Outcome::Ok) << r.message;
+  tcp::socket accepted(io);
+  listener.accept(accepted);  // the probe's connection, waiting in the backlog
+  pollfd readable{accepted.native_handle(), POLLIN, 0};
+  ASSERT_EQ(::poll(&readable, 1, 5000), 1) << "the probe's end of the connection is still open";
+  accepted.non_blocking(true);
+  char byte = 0;
+  boost::system::error_code ec;
+  EXPECT_EQ(accepted.read_some(asio::buffer(&byte, 1), ec), 0u);
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
 }
 
 TEST_F(TcpProberTest, Ipv6LoopbackListenerIsOk) {
