@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "probe/check/check.hpp"
+#include "probe/check/discover.hpp"
 #include "probe/cli/cli.hpp"
 #include "probe/cli/daemon.hpp"
 #include "probe/cli/loading.hpp"
@@ -66,7 +67,11 @@ int check(const Options& options) {
     std::cerr << options.config_path << ": dns: " << e.what() << "\n";
     return kExitUsage;
   }
-  auto rows = run_check(io, *probers, expand_endpoints(selected));
+  // Discovered targets: one list per source, no watch; a failed list is a row of its own.
+  auto discovered = discover_for_check(io, selected, kubernetes_api(loaded->config),
+                                       resolver_options(loaded->config), this_node_name());
+  auto rows = run_check(io, *probers, discovered.endpoints);
+  std::move(discovered.failures.begin(), discovered.failures.end(), std::back_inserter(rows));
   std::cout << (options.json ? format_check_json(rows) : format_check_table(rows));
   const bool all_ok =
       std::all_of(rows.begin(), rows.end(), [](const CheckRow& r) { return r.result.ok(); });

@@ -13,6 +13,7 @@
 #include "probe/cli/loading.hpp"
 #include "probe/engine/scheduler.hpp"
 #include "probe/http/server.hpp"
+#include "probe/kube/discovery.hpp"
 #include "probe/probers/prober_set.hpp"
 #include "probe/sinks/log_sink.hpp"
 #include "probe/sinks/metrics_sink.hpp"
@@ -45,6 +46,15 @@ class Daemon {
   // A scrape of /metrics: the registry's and the process families, then the endpoints'.
   std::unique_ptr<http::MetricsStream> open_metrics() const;
   bool apply(LoadedConfig loaded);
+  // Starts, changes or stops the watches the targets need.
+  void discover(const LoadedConfig& loaded, const dns::ResolverOptions& settings,
+                const KubernetesApi& kubernetes);
+  // The endpoints of `targets`, discovered ones from the sets known now.
+  std::vector<Endpoint> endpoints_of(
+      const std::vector<std::shared_ptr<const Target>>& targets) const;
+  // A discovered set changed: the endpoints are recomputed once per turn of the loop and
+  // applied like a reload.
+  void rediscovered();
   void wait_for_sighup();
 
   boost::asio::io_context& io_;
@@ -61,6 +71,9 @@ class Daemon {
   dns::ResolverOptions dns_settings_;
   KubernetesApi kubernetes_;
   std::unique_ptr<ProberSet> probers_;
+  std::string node_name_;
+  std::unique_ptr<kube::Discovery> discovery_;
+  bool rediscovery_pending_ = false;
   std::unique_ptr<http::Server> server_;
   boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
   boost::asio::signal_set reload_signal_{io_, SIGHUP};

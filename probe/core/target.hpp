@@ -42,6 +42,20 @@ struct DnsExpect {
   std::vector<std::string> contains;
 };
 
+// Where the addresses of a target come from when the Kubernetes API names them
+// (`discover:`): a Service's EndpointSlices (its backends, node to pod) or its ClusterIP
+// (through kube-proxy).
+enum class DiscoverAddresses { Endpoints, ClusterIp };
+
+struct Discover {
+  std::string namespace_name;
+  std::string service;
+  DiscoverAddresses addresses = DiscoverAddresses::Endpoints;
+  std::string port;  // a port name or number; empty: the target's ports, else every one
+  bool include_not_ready = false;
+  bool operator==(const Discover&) const = default;
+};
+
 // Where a target was written, so later problems (e.g. at reload) can point at it.
 struct SourcePosition {
   std::string path;
@@ -64,11 +78,17 @@ struct Target {
   std::vector<std::string> hosts;
   std::vector<std::uint16_t> ports;
 
+  // tcp, tls, dns: hosts (tcp, tls) or servers (dns) taken from the Kubernetes API.
+  std::optional<Discover> discover;
+  bool exclude_self = false;  // skip the discovered endpoint on this node
+
   // dns
   std::string query;
   std::string record = "A";
   std::string server;  // "IP" or "IP:PORT"; empty: dns.servers, then the system config
   std::optional<std::uint16_t> connect_port;
+  // dns: at most this many answer addresses connected to; tcp/tls with discover: at most
+  // this many discovered addresses probed. Chosen by rendezvous hash on the node name.
   std::optional<std::size_t> max_connect;
   DnsExpect expect;
 
