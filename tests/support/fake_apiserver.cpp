@@ -310,8 +310,15 @@ struct FakeApiServer::Server {
     const std::string verb = watch ? "watch" : "list";
     const std::string resource =
         c.resource == "endpointslices" ? "endpointslices.discovery.k8s.io" : "services";
+    std::string name;
+    if (auto it = c.query.find("fieldSelector");
+        it != c.query.end() && it->second.starts_with("metadata.name=")) {
+      name = it->second.substr(std::string_view("metadata.name=").size());
+    }
     if (options.forbidden ||
-        (options.authorize && !options.authorize(verb, resource, c.namespace_name))) {
+        (options.authorize && !options.authorize(verb, resource, c.namespace_name)) ||
+        (options.authorize_named &&
+         !options.authorize_named(verb, resource, c.namespace_name, name))) {
       co_return co_await write_simple(stream, 403,
                                       status_json(403, "Forbidden", forbidden_message(verb, c)));
     }
@@ -544,7 +551,8 @@ struct FakeApiServer::Server {
     const std::string& ns = route->namespace_name;
     const std::string& pod = route->pod;
     const std::string pod_resource = is_proxy ? "pods/proxy" : "pods/log";
-    if (options.forbidden || (options.authorize && !options.authorize("get", pod_resource, ns))) {
+    if (options.forbidden || (options.authorize && !options.authorize("get", pod_resource, ns)) ||
+        (options.authorize_named && !options.authorize_named("get", pod_resource, ns, pod))) {
       co_return Answer{
           403, status_json(403, "Forbidden",
                            "pods \"" + pod + "\" is forbidden: User \"system:serviceaccount:" + ns +
@@ -573,10 +581,11 @@ struct FakeApiServer::Server {
     co_await http::async_read(stream, buffer, request,
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    if (auto collection = parse_collection(request.target())) {
+    const std::string target(request.target());
+    if (auto collection = parse_collection(target)) {
       {
         std::lock_guard lock(mutex);
-        seen.push_back(std::string(request.target()));
+        seen.push_back(target);
       }
       co_return co_await serve_collection(stream, request, *collection);
     }

@@ -34,6 +34,12 @@ struct FakeApiServerOptions {
   std::function<bool(const std::string& verb, const std::string& resource,
                      const std::string& namespace_name)>
       authorize;
+  // The same with the object's name, as kube-apiserver authorizes a request (a rule's
+  // resourceNames): the pod of pods/proxy and pods/log; for a list or watch, NAME of
+  // fieldSelector=metadata.name=NAME, else empty. Checked as well when set.
+  std::function<bool(const std::string& verb, const std::string& resource,
+                     const std::string& namespace_name, const std::string& name)>
+      authorize_named;
   // The service account the 403 messages name (system:serviceaccount:NS:NAME).
   std::string service_account = "reachprobe";
 };

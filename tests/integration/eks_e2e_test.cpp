@@ -120,55 +120,6 @@ Shipped render_deploy_base() {
   return shipped;
 }
 
-// Kubernetes objects as the API serves them.
-struct SliceEndpoint {
-  std::string ip;
-  std::string node;  // empty: no nodeName (the control-plane ENIs have none)
-  std::string zone;
-};
-struct Port {
-  std::string name;
-  int port;
-  std::string protocol = "TCP";
-};
-
-std::string ports_json(const std::vector<Port>& ports, bool service) {
-  std::string out = "[";
-  for (const auto& p : ports) {
-    if (out.size() > 1) out += ",";
-    out += "{\"name\":\"" + p.name + "\",\"port\":" + std::to_string(p.port) + ",\"protocol\":\"" +
-           p.protocol + "\"" + (service ? ",\"targetPort\":" + std::to_string(p.port) : "") + "}";
-  }
-  return out + "]";
-}
-
-std::string slice_json(const std::string& ns, const std::string& service,
-                       const std::vector<SliceEndpoint>& endpoints,
-                       const std::vector<Port>& ports) {
-  std::string eps = "[";
-  for (const auto& e : endpoints) {
-    if (eps.size() > 1) eps += ",";
-    eps += "{\"addresses\":[\"" + e.ip + "\"],\"conditions\":{\"ready\":true,\"serving\":true," +
-           "\"terminating\":false}" + (e.node.empty() ? "" : ",\"nodeName\":\"" + e.node + "\"") +
-           (e.zone.empty() ? "" : ",\"zone\":\"" + e.zone + "\"") + "}";
-  }
-  eps += "]";
-  return "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{"
-         "\"name\":\"" +
-         service + "-e2e\",\"namespace\":\"" + ns +
-         "\",\"labels\":{\"kubernetes.io/service-name\":\"" + service +
-         "\"}},\"addressType\":\"IPv4\",\"endpoints\":" + eps +
-         ",\"ports\":" + ports_json(ports, false) + "}";
-}
-
-std::string service_json(const std::string& ns, const std::string& name,
-                         const std::string& cluster_ip, const std::vector<Port>& ports) {
-  return "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"" + name +
-         "\",\"namespace\":\"" + ns + "\"},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"" +
-         cluster_ip + "\",\"clusterIPs\":[\"" + cluster_ip +
-         "\"],\"ports\":" + ports_json(ports, true) + "}}";
-}
-
 // The kubelet of node-a: the API server's pods/log connects to it (and only connects). On
 // node-a's address the API server's host dials, on a free port (10250 of this machine is
 // not the test's).
@@ -261,14 +212,14 @@ class SimulatedEks {
   const TestHost& apiserver_host() const { return apiserver_host_; }
   const TestHost& eni_b() const { return eni_b_; }
   FakeApiServer& apiserver() { return *apiserver_; }
-  void stop_apiserver() { apiserver_.reset(); }
+  // The API server is down: its listener and every connection closed.
+  void stop_apiserver() { apiserver_->stop_serving(); }
 
   // The EndpointSlice of `kubernetes`: the ENIs' IPs, on https 443.
   void set_control_plane_enis(const std::vector<std::string>& ips) {
-    std::vector<SliceEndpoint> eps;
-    for (const auto& ip : ips) eps.push_back({ip, "", ""});
-    publish_slice("default", "kubernetes",
-                  slice_json("default", "kubernetes", eps, {{"https", 443}}));
+    std::vector<FakeSliceEndpoint> eps;
+    for (const auto& ip : ips) eps.push_back({ip, true, "", ""});
+    apiserver_->set_endpoint_slice("default", "kubernetes", "kubernetes", eps, {{"https", 443}});
   }
 
   // Everything a pod sees of the cluster: the DaemonSet's env for this pod, plus what the
@@ -325,33 +276,30 @@ class SimulatedEks {
 
  private:
   void start_apiserver();
-  void publish_slice(const std::string& ns, const std::string& service, const std::string& json);
-  void publish_service(const std::string& ns, const std::string& name, const std::string& json);
   void publish_cluster_objects() {
+    auto& api = *apiserver_;
     set_control_plane_enis({eni_a(), eni_b_.address()});
-    publish_service(
-        "default", "kubernetes",
-        service_json("default", "kubernetes", kubernetes_cluster_ip(), {{"https", 443}}));
-    const std::vector<Port> dns_ports = {{"dns", 53, "UDP"}, {"dns-tcp", 53}, {"metrics", 9153}};
-    publish_service("kube-system", "kube-dns",
-                    service_json("kube-system", "kube-dns", kube_dns_ip(), dns_ports));
-    publish_slice("kube-system", "kube-dns",
-                  slice_json("kube-system", "kube-dns",
-                             {{coredns_1(), "node-a", "ap-southeast-1a"},
-                              {coredns_2(), "node-b", "ap-southeast-1b"}},
-                             dns_ports));
-    publish_service("monitoring", "kube-prometheus-stack-alertmanager",
-                    service_json("monitoring", "kube-prometheus-stack-alertmanager", am_service(),
-                                 {{"http-web", 9093}, {"reloader-web", 8080}}));
-    publish_slice(
-        "monitoring", "alertmanager-operated",
-        slice_json("monitoring", "alertmanager-operated", {{am_pod(), "node-b", "ap-southeast-1b"}},
-                   {{"http-web", 9093}, {"tcp-mesh", 9094}, {"udp-mesh", 9094, "UDP"}}));
-    publish_slice("reachprobe", "reachprobe",
-                  slice_json("reachprobe", "reachprobe",
-                             {{node_a_ip(), "node-a", "ap-southeast-1a"},
-                              {node_b(), "node-b", "ap-southeast-1b"}},
-                             {{"metrics", 9754}}));
+    api.set_service("default", "kubernetes", {kubernetes_cluster_ip()}, {{"https", 443}});
+    const std::vector<FakePort> dns_ports = {
+        {"dns", 53, "UDP"}, {"dns-tcp", 53}, {"metrics", 9153}};
+    api.set_service("kube-system", "kube-dns", {kube_dns_ip()}, dns_ports);
+    api.set_endpoint_slice("kube-system", "kube-dns-7xk2q", "kube-dns",
+                           {{coredns_1(), true, "node-a", "ap-southeast-1a"},
+                            {coredns_2(), true, "node-b", "ap-southeast-1b"}},
+                           dns_ports);
+    api.set_service("monitoring", "kube-prometheus-stack-alertmanager", {am_service()},
+                    {{"http-web", 9093}, {"reloader-web", 8080}});
+    // The operator's headless Service.
+    const std::vector<FakePort> am_ports = {
+        {"http-web", 9093}, {"tcp-mesh", 9094}, {"udp-mesh", 9094, "UDP"}};
+    api.set_service("monitoring", "alertmanager-operated", {"None"}, am_ports);
+    api.set_endpoint_slice("monitoring", "alertmanager-operated-x2b9d", "alertmanager-operated",
+                           {{am_pod(), true, "node-b", "ap-southeast-1b"}}, am_ports);
+    api.set_service("reachprobe", "reachprobe", {"None"}, {{"metrics", 9754}});
+    api.set_endpoint_slice("reachprobe", "reachprobe-4fj8s", "reachprobe",
+                           {{node_a_ip(), true, "node-a", "ap-southeast-1a"},
+                            {node_b(), true, "node-b", "ap-southeast-1b"}},
+                           {{"metrics", 9754}});
   }
 
   fs::path dir_;
@@ -381,23 +329,13 @@ void SimulatedEks::start_apiserver() {
   options.pod_ip = node_a_ip();
   options.kubelet_port = kubelet_->port();
   options.dial_timeout = 1s;
-  options.authorize = [this](const std::string& verb, const std::string& resource,
-                             const std::string& ns, const std::string& name) {
+  options.authorize_named = [this](const std::string& verb, const std::string& resource,
+                                   const std::string& ns, const std::string& name) {
     return policy_.allowed(verb, resource, ns, name);
   };
   apiserver_ = std::make_unique<FakeApiServer>(options);
   apiserver_port_ = apiserver_->port();
   publish_cluster_objects();
-}
-
-void SimulatedEks::publish_slice(const std::string& ns, const std::string& service,
-                                 const std::string& json) {
-  apiserver_->set_endpoint_slices(ns, service, {json});
-}
-
-void SimulatedEks::publish_service(const std::string& ns, const std::string& name,
-                                   const std::string& json) {
-  apiserver_->set_service(ns, name, json);
 }
 
 // ---- reading what reachprobe says ----
@@ -527,7 +465,7 @@ TEST_F(EksE2eTest, TheShippedConfigFindsNothingFailingOnAHealthyCluster) {
   const auto requests = cluster_->apiserver().requests();
   std::string all;
   for (const auto& r : requests) all += r + "\n";
-  for (const std::string& list :
+  for (const char* list :
        {"/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector="
         "kubernetes.io%2Fservice-name%3Dkubernetes",
         "/api/v1/namespaces/default/services?fieldSelector=metadata.name%3Dkubernetes",
