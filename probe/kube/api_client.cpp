@@ -189,7 +189,8 @@ asio::awaitable<ApiResponse> ApiClient::get(std::string path, ExchangeLimits lim
   }
   std::shared_ptr<asio::ssl::context> context;
   if (url.https) {
-    auto found = contexts_.get(TlsOptions{"", api_.ca_file, false});
+    const TlsOptions tls{"", api_.ca_file, false};
+    auto found = contexts_.get(tls);
     if (auto* problem = std::get_if<std::string>(&found)) {
       response.failure = ApiFailure{ErrorReason::Connect, *problem};
       co_return response;
@@ -217,8 +218,10 @@ asio::awaitable<ApiResponse> ApiClient::get(std::string path, ExchangeLimits lim
     co_return response;
   }
   const std::string where = join_host_port(steps.address, url.port);
-  auto stream = co_await tls_handshake(
-      std::move(*socket), *context, tls_peer_for(TlsOptions{}, url.host, where), connect_by, steps);
+  // Named locals, not temporaries in the co_await: GCC 12 destroys such temporaries twice.
+  const TlsOptions tls{"", api_.ca_file, false};
+  const TlsPeer peer = tls_peer_for(tls, url.host, where);
+  auto stream = co_await tls_handshake(std::move(*socket), *context, peer, connect_by, steps);
   if (cancellation->cancelled()) {
     response.cancelled = true;
     co_return response;

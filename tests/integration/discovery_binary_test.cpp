@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <list>
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
