@@ -47,8 +47,11 @@ asio::awaitable<std::variant<Listed, ApiFailure>> list_source(
     body.append(bytes);
     return true;
   };
-  ExchangeLimits limits{connect_timeout, [idle_timeout] { return idle_timeout; }, lifetime};
-  auto response = co_await client.get(key.list_path(), limits, on_body, std::move(cancellation));
+  const ExchangeLimits limits{connect_timeout, [idle_timeout] { return idle_timeout; }, lifetime};
+  // Named locals, not temporaries in the co_await: GCC 12 destroys such temporaries twice.
+  const std::string path = key.list_path();
+  const std::function<bool(std::string_view)> sink = on_body;
+  auto response = co_await client.get(path, limits, sink, cancellation);
   cancelled = response.cancelled;
   if (too_large) {
     co_return ApiFailure{ErrorReason::TooLarge,
@@ -109,8 +112,9 @@ asio::awaitable<std::variant<DiscoveredSet, ApiFailure>> list_once(ApiClient& cl
                                                                    const SourceKey& key,
                                                                    Duration timeout) {
   bool cancelled = false;
-  auto listed = co_await list_source(client, key, timeout, timeout, timeout,
-                                     std::make_shared<Cancellation>(), cancelled);
+  const auto never_cancelled = std::make_shared<Cancellation>();
+  auto listed =
+      co_await list_source(client, key, timeout, timeout, timeout, never_cancelled, cancelled);
   if (auto* failure = std::get_if<ApiFailure>(&listed)) co_return *failure;
   co_return std::move(std::get<Listed>(listed).set);
 }
@@ -317,7 +321,10 @@ void Discovery::publish(Source& source, DiscoveredSet set) {
 }
 
 asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
-  Duration backoff = options_.initial_backoff;
+  // Copied: after a suspension `this` is only touched once `source->stopped` is known false
+  // (the Discovery stops its sources before it goes).
+  const DiscoveryOptions options = options_;
+  Duration backoff = options.initial_backoff;
   auto sleep = [&source](Duration wait) -> asio::awaitable<void> {
     source->timer.expires_after(wait);
     boost::system::error_code ignored;
@@ -329,17 +336,17 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
   };
   auto back_off = [&]() -> asio::awaitable<void> {
     co_await sleep(jittered(backoff));
-    backoff = std::min(backoff * 2, options_.max_backoff);
+    backoff = std::min(backoff * 2, options.max_backoff);
   };
 
   while (!source->stopped) {
     auto client = source->client;
     auto cancellation = source->cancellation;
     bool cancelled = false;
-    const Duration list_lifetime = options_.connect_timeout + std::chrono::seconds(60);
+    const Duration list_lifetime = options.connect_timeout + std::chrono::seconds(60);
     auto listed =
-        co_await list_source(*client, source->key, options_.connect_timeout,
-                             options_.read_idle_timeout, list_lifetime, cancellation, cancelled);
+        co_await list_source(*client, source->key, options.connect_timeout,
+                             options.read_idle_timeout, list_lifetime, cancellation, cancelled);
     if (source->stopped) co_return;
     if (cancelled) continue;
     if (auto* failure = std::get_if<ApiFailure>(&listed)) {
@@ -354,9 +361,9 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
 
     // Watch from the list's resourceVersion until something requires a new list.
     while (!source->stopped) {
-      std::uniform_int_distribution<long> spread(0, options_.watch_timeout.count() / 5);
+      std::uniform_int_distribution<long> spread(0, options.watch_timeout.count() / 5);
       const std::chrono::seconds timeout =
-          options_.watch_timeout + std::chrono::seconds(spread(source->random));
+          options.watch_timeout + std::chrono::seconds(spread(source->random));
       const std::string path =
           source->key.list_path() +
           "&watch=1&allowWatchBookmarks=true&resourceVersion=" + resource_version +
@@ -366,6 +373,7 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
       DiscoveredSet working = source->set.value_or(DiscoveredSet{});
       std::optional<ApiFailure> problem;
       auto on_body = [&](std::string_view bytes) {
+        if (source->stopped) return false;
         events.clear();
         const auto status = parser.feed(bytes, events);
         bool changed = false;
@@ -420,14 +428,15 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
         return true;
       };
       const Duration between_events = timeout + std::chrono::seconds(30);
-      const Duration within_event = options_.read_idle_timeout;
-      ExchangeLimits limits{options_.connect_timeout,
+      const Duration within_event = options.read_idle_timeout;
+      ExchangeLimits limits{options.connect_timeout,
                             [&parser, between_events, within_event] {
                               return parser.mid_event() ? within_event : between_events;
                             },
                             between_events};
       const auto started = Clock::now();
-      auto response = co_await client->get(path, limits, on_body, cancellation);
+      const std::function<bool(std::string_view)> sink = on_body;
+      auto response = co_await client->get(path, limits, sink, cancellation);
       if (source->stopped) co_return;
       if (response.cancelled || cancellation->cancelled()) break;
       if (!problem) {
@@ -443,15 +452,15 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
       if (!problem) {
         // The server ended the watch at its timeout: a success, watch on.
         succeeded(*source);
-        backoff = options_.initial_backoff;
+        backoff = options.initial_backoff;
         continue;
       }
       failed(*source, *problem);
       // A watch that ran a while was a success too: the next failure starts the backoff anew.
-      if (Clock::now() - started > std::chrono::seconds(30)) backoff = options_.initial_backoff;
+      if (Clock::now() - started > std::chrono::seconds(30)) backoff = options.initial_backoff;
       if (problem->reason == ErrorReason::Gone) {
-        backoff = options_.initial_backoff;
-        co_await sleep(jittered(options_.initial_backoff));
+        backoff = options.initial_backoff;
+        co_await sleep(jittered(options.initial_backoff));
       } else {
         co_await back_off();
       }

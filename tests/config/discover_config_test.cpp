@@ -116,18 +116,18 @@ TEST(DiscoverConfig, ErrorsPointAtTheValue) {
   EXPECT_THAT(
       errors_of(result),
       ElementsAre(
-          "c.yaml:6:7: unknown key 'adresses' in 'discover' (did you mean 'addresses'?)",
           "c.yaml:5:16: 'service' 'monitoring' must be NAMESPACE/NAME, each a lowercase DNS "
           "label (letters, digits, '-'), e.g. monitoring/alertmanager-operated",
+          "c.yaml:6:7: unknown key 'adresses' in 'discover' (did you mean 'addresses'?)",
           "c.yaml:7:18: unknown 'addresses' 'endpoint' (one of endpoints, cluster_ip) (did you "
           "mean 'endpoints'?)",
           "c.yaml:8:13: 'port' 'Http_Web' is not a port name (at most 15 lowercase letters, "
           "digits and '-') or number",
           "c.yaml:9:26: 'include_not_ready' must be true or false, not 'maybe'",
-          "c.yaml:15:16: 'service' 'Monitoring/am' must be NAMESPACE/NAME, each a lowercase DNS "
-          "label (letters, digits, '-'), e.g. monitoring/alertmanager-operated",
           "c.yaml:12:5: 'hosts' and 'discover' exclude each other: the addresses are either "
           "listed or discovered",
+          "c.yaml:15:16: 'service' 'Monitoring/am' must be NAMESPACE/NAME, each a lowercase DNS "
+          "label (letters, digits, '-'), e.g. monitoring/alertmanager-operated",
           "c.yaml:19:5: key 'discover' is not valid for a http target",
           "c.yaml:24:5: 'server' and 'discover' exclude each other: the discovered addresses "
           "are the servers",

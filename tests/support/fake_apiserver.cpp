@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -203,6 +204,8 @@ struct FakeApiServer::Server {
   explicit Server(FakeApiServerOptions o) : options(std::move(o)) {}
   FakeApiServerOptions options;
   asio::io_context io;
+  // The thread runs until the destructor stops it, also while nothing listens (stop_serving).
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running{io.get_executor()};
   std::optional<asio::ssl::context> tls;
   std::optional<tcp::acceptor> acceptor;
   mutable std::mutex mutex;
@@ -217,6 +220,7 @@ struct FakeApiServer::Server {
   struct Injection {
     std::string bytes;
     bool close = false;
+    bool end = false;  // the last chunk: a normal end
   };
   std::map<std::tuple<std::string, std::string, std::string>, StoredObject> objects;
   std::vector<Event> history;
@@ -425,12 +429,33 @@ struct FakeApiServer::Server {
     co_await http::async_write_header(stream, serializer,
                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
+    // A client that goes away is noticed by a read, as a real server notices it: the watch
+    // ends then, not at its timeout. The read must be over before the stream goes.
+    auto peer_gone = std::make_shared<bool>(false);
+    auto reader_done =
+        std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    auto reader_finished = std::make_shared<bool>(false);
+    asio::co_spawn(
+        io,
+        [&stream, timer, peer_gone, reader_done, reader_finished]() -> asio::awaitable<void> {
+          char byte = 0;
+          boost::system::error_code read_error;
+          co_await stream.async_read_some(asio::buffer(&byte, 1),
+                                          asio::redirect_error(asio::use_awaitable, read_error));
+          *peer_gone = true;
+          *reader_finished = true;
+          timer->cancel();
+          reader_done->cancel();
+        },
+        asio::detached);
+    bool last_chunk = false;
     for (;;) {
       std::string out;
       bool close = false;
+      bool end_now = false;
       {
         std::lock_guard guard(mutex);
-        if (generation != generation_at_start) close = true;
+        if (generation != generation_at_start || *peer_gone) close = true;
         for (const auto& event : history) {
           if (close || event.resource_version <= cursor) continue;
           cursor = event.resource_version;
@@ -438,24 +463,36 @@ struct FakeApiServer::Server {
           out +=
               "{\"type\":\"" + event.type + "\",\"object\":" + render(event.object, true) + "}\n";
         }
-        for (; !close && injected < injections.size(); ++injected) {
+        for (; !close && !end_now && injected < injections.size(); ++injected) {
           out += injections[injected].bytes;
           close = injections[injected].close;
+          end_now = injections[injected].end;
         }
       }
-      if (!out.empty() && !co_await write_chunks(stream, out)) co_return;
-      if (close) {
-        // No last chunk: the stream is cut.
-        beast::get_lowest_layer(stream).socket().close(ec);
-        co_return;
+      if (!out.empty() && !co_await write_chunks(stream, out)) break;
+      // `close`: no last chunk, the stream is cut.
+      if (close) break;
+      if (end_now || std::chrono::steady_clock::now() >= end) {
+        last_chunk = true;
+        break;
       }
-      if (std::chrono::steady_clock::now() >= end) break;
       timer->expires_at(end);
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
-    co_await asio::async_write(stream, http::make_chunk_last(),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+    if (last_chunk) {
+      co_await asio::async_write(stream, http::make_chunk_last(),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+      // The client closes once it has read the end; the reader sees that.
+      timer->expires_after(std::chrono::seconds(5));
+      if (!*reader_finished) {
+        co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    beast::get_lowest_layer(stream).socket().close(ec);
+    if (!*reader_finished) {
+      co_await reader_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   struct Answer {
@@ -740,7 +777,7 @@ void FakeApiServer::delete_service(const std::string& namespace_name, const std:
 
 void FakeApiServer::compact(bool gone_as_http) {
   std::lock_guard lock(server_->mutex);
-  server_->compacted = server_->resource_version + 1;
+  server_->compacted = ++server_->resource_version;
   server_->gone_as_http = gone_as_http;
 }
 
@@ -760,6 +797,14 @@ void FakeApiServer::inject(std::string bytes, bool then_close) {
   {
     std::lock_guard lock(server_->mutex);
     server_->injections.push_back({std::move(bytes), then_close});
+  }
+  asio::post(server_->io, [server = server_] { server->wake_all(); });
+}
+
+void FakeApiServer::end_watches() {
+  {
+    std::lock_guard lock(server_->mutex);
+    server_->injections.push_back({"", false, true});
   }
   asio::post(server_->io, [server = server_] { server->wake_all(); });
 }

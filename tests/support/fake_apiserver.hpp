@@ -97,9 +97,12 @@ class FakeApiServer {
                    std::vector<std::string> cluster_ips, std::vector<FakePort> ports);
   void delete_service(const std::string& namespace_name, const std::string& name);
 
-  // The history before now is gone: a watch from an older resourceVersion gets 410 (as an
-  // HTTP status with `gone_as_http`, else as an ERROR event, as the watch cache does).
+  // The history up to now is gone (a compaction, and the resourceVersion moves on): a watch
+  // from an older resourceVersion gets 410 (as an HTTP status with `gone_as_http`, else as
+  // an ERROR event, as the watch cache does); a new list is fine.
   void compact(bool gone_as_http = false);
+  // Every watch open now ends normally (the last chunk), as at its timeoutSeconds.
+  void end_watches();
   // Every watch open now gets a BOOKMARK with the current resourceVersion.
   void bookmark();
   // Every watch open now gets `bytes` as they are (one chunk, or 1 MiB chunks if larger),
