@@ -9,7 +9,7 @@ seconds="${1:-30}"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DREACHPROBE_FUZZ=ON >/dev/null
 cmake --build build-fuzz --parallel "$(nproc)"
-for name in config env_expand dns_message http_request http_response; do
+for name in config env_expand dns_message http_request http_response watch_stream; do
   scratch="$(mktemp -d)"
   echo "== fuzz_$name for ${seconds}s"
   log="build-fuzz/fuzz_$name.log"

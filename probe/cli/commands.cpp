@@ -7,6 +7,7 @@
 #include "probe/aws/imds.hpp"
 #include "probe/check/check.hpp"
 #include "probe/check/remediation.hpp"
+#include "probe/check/discover.hpp"
 #include "probe/cli/cli.hpp"
 #include "probe/cli/daemon.hpp"
 #include "probe/cli/loading.hpp"
@@ -83,7 +84,11 @@ int check(const Options& options) {
     std::cerr << options.config_path << ": dns: " << e.what() << "\n";
     return kExitUsage;
   }
-  auto rows = run_check(io, *probers, expand_endpoints(selected), node);
+  // Discovered targets: one list per source, no watch; a failed list is a row of its own.
+  auto discovered = discover_for_check(io, selected, kubernetes_api(loaded->config),
+                                       resolver_options(loaded->config), this_node_name());
+  auto rows = run_check(io, *probers, discovered.endpoints, node);
+  std::move(discovered.failures.begin(), discovered.failures.end(), std::back_inserter(rows));
   const auto api_server = parse_url(loaded->config.kubernetes.api_server);
   const auto plan = plan_remediation(
       rows, node, std::holds_alternative<Url>(api_server) ? std::get<Url>(api_server).host : "");

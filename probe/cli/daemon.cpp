@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <sys/resource.h>
 
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -13,6 +14,7 @@
 
 #include "probe/aws/imds.hpp"
 #include "probe/core/node_name.hpp"
+#include "probe/kube/expand.hpp"
 #include "probe/log/logging.hpp"
 #include "probe/sinks/exposition.hpp"
 #include "reachprobe/version.hpp"
@@ -61,7 +63,7 @@ LoadOutcome load_and_release(const std::string& path, const NodeFactsSource& fac
 }  // namespace
 
 Daemon::Daemon(boost::asio::io_context& io, Options options)
-    : io_(io), options_(std::move(options)) {
+    : io_(io), options_(std::move(options)), node_name_(this_node_name()) {
 #ifdef __GLIBC__
   // One malloc arena: the renderer thread would otherwise get an arena of its own that
   // keeps the pieces of the last scrape resident, and two threads that mostly wait contend
@@ -194,8 +196,7 @@ bool Daemon::apply(LoadedConfig loaded) {
   // reloads that do not change what they are built from.
   if (!probers_ || !same_dns_settings(settings, dns_settings_) || kubernetes != kubernetes_) {
     try {
-      probers_ =
-          std::make_unique<ProberSet>(make_probers({io_, settings, this_node_name(), kubernetes}));
+      probers_ = std::make_unique<ProberSet>(make_probers({io_, settings, node_name_, kubernetes}));
     } catch (const std::exception& e) {
       const std::string where = options_.config_path.empty() ? "<built-in>" : options_.config_path;
       std::cerr << where << ": dns: " << e.what() << "\n";
@@ -208,7 +209,8 @@ bool Daemon::apply(LoadedConfig loaded) {
   scheduler_.set_max_in_flight(loaded.config.max_concurrent_probes != 0
                                    ? loaded.config.max_concurrent_probes
                                    : default_max_concurrent_probes());
-  scheduler_.update(expand_endpoints(loaded.targets), *probers_);
+  discover(loaded, settings, kubernetes);
+  scheduler_.update(endpoints_of(loaded.targets), *probers_);
   std::unordered_set<std::string> names;
   for (const auto& target : loaded.targets) names.insert(target->name);
   scheduler_metrics_.retain_targets(names);
@@ -216,6 +218,38 @@ bool Daemon::apply(LoadedConfig loaded) {
   current_ = std::move(loaded);
   daemon_metrics_.config_loaded(true);
   return true;
+}
+
+void Daemon::discover(const LoadedConfig& loaded, const dns::ResolverOptions& settings,
+                      const KubernetesApi& kubernetes) {
+  const auto sources = kube::sources_of(loaded.targets);
+  if (!discovery_) {
+    if (sources.empty()) return;
+    // The resolver only matters for an api_server given by name (in-cluster it is an IP);
+    // settings c-ares cannot use were rejected when the probers were built from them.
+    discovery_ = std::make_unique<kube::Discovery>(
+        io_, std::make_shared<dns::Resolver>(io_, settings), kubernetes, registry_.get());
+    discovery_->on_change([this](const kube::SourceKey&) { rediscovered(); });
+  }
+  discovery_->set_api(kubernetes);
+  discovery_->set_sources(sources);
+}
+
+std::vector<Endpoint> Daemon::endpoints_of(
+    const std::vector<std::shared_ptr<const Target>>& targets) const {
+  if (!discovery_) return expand_endpoints(targets);
+  return kube::expand_all(
+      targets, [this](const kube::SourceKey& key) { return discovery_->set(key); }, node_name_);
+}
+
+void Daemon::rediscovered() {
+  if (rediscovery_pending_) return;
+  rediscovery_pending_ = true;
+  boost::asio::post(io_, [this] {
+    rediscovery_pending_ = false;
+    if (!current_ || !probers_) return;
+    scheduler_.update(endpoints_of(current_->targets), *probers_);
+  });
 }
 
 void Daemon::reload(std::string_view why) {
@@ -252,6 +286,7 @@ void Daemon::reload(std::string_view why) {
 void Daemon::shutdown(std::string_view why) {
   log::event(spdlog::level::info, "shutting down", {{"signal", why}});
   scheduler_.stop();
+  if (discovery_) discovery_->stop();
   if (server_) server_->stop();
   watcher_.reset();
   log_flush_timer_.cancel();

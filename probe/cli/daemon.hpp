@@ -14,6 +14,7 @@
 #include "probe/cli/loading.hpp"
 #include "probe/engine/scheduler.hpp"
 #include "probe/http/server.hpp"
+#include "probe/kube/discovery.hpp"
 #include "probe/probers/prober_set.hpp"
 #include "probe/sinks/log_sink.hpp"
 #include "probe/sinks/metrics_sink.hpp"
@@ -50,6 +51,15 @@ class Daemon {
   // `aws.imds` on gets them at the next restart).
   const aws::NodeFacts* node_facts(bool at_start);
   void export_node_info();
+  // Starts, changes or stops the watches the targets need.
+  void discover(const LoadedConfig& loaded, const dns::ResolverOptions& settings,
+                const KubernetesApi& kubernetes);
+  // The endpoints of `targets`, discovered ones from the sets known now.
+  std::vector<Endpoint> endpoints_of(
+      const std::vector<std::shared_ptr<const Target>>& targets) const;
+  // A discovered set changed: the endpoints are recomputed once per turn of the loop and
+  // applied like a reload.
+  void rediscovered();
   void wait_for_sighup();
   void flush_logs_periodically();
 
@@ -69,6 +79,9 @@ class Daemon {
   dns::ResolverOptions dns_settings_;
   KubernetesApi kubernetes_;
   std::unique_ptr<ProberSet> probers_;
+  std::string node_name_;
+  std::unique_ptr<kube::Discovery> discovery_;
+  bool rediscovery_pending_ = false;
   std::unique_ptr<http::Server> server_;
   boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};
   boost::asio::signal_set reload_signal_{io_, SIGHUP};

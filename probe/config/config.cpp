@@ -89,6 +89,23 @@ bool is_ipv6(const std::string& text) {
 
 bool is_ip_literal(const std::string& text) { return is_ipv4(text) || is_ipv6(text); }
 
+// A Kubernetes namespace or Service name: an RFC 1123 label in lowercase.
+bool is_dns_label(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || is_ascii_digit(c) || c == '-';
+  });
+}
+
+// A Kubernetes port name (IANA_SVC_NAME): lowercase letters, digits and '-', at least one
+// letter, at most 15 characters, no '--'.
+bool is_port_name(std::string_view name) {
+  if (!is_dns_label(name) || name.size() > 15 || name.find("--") != std::string_view::npos) {
+    return false;
+  }
+  return std::any_of(name.begin(), name.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
 // RFC 1123 host names, plus '_' which service names (SRV, Kubernetes) use.
 bool is_dns_name(std::string_view name) {
   if (name.ends_with('.')) name.remove_suffix(1);
@@ -176,8 +193,8 @@ bool is_target_name(std::string_view name) {
 }
 
 // Labels every series of an endpoint already has; `le` is the histogram bucket label.
-constexpr std::string_view kReservedLabels[] = {"target", "type",   "endpoint",
-                                                "phase",  "result", "le"};
+constexpr std::string_view kReservedLabels[] = {"target", "type", "endpoint",  "phase",
+                                                "result", "le",   "peer_node", "peer_zone"};
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -232,11 +249,15 @@ constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_
                                                 "namespace",  "pod_name",   "pod_ip"};
 constexpr std::string_view kTlsKeys[] = {"server_name", "ca_file", "insecure_skip_verify"};
 constexpr std::string_view kExpectKeys[] = {"min_answers", "contains"};
+constexpr std::string_view kDiscoverKeys[] = {"service", "addresses", "port", "include_not_ready"};
+constexpr std::string_view kDiscoverAddresses[] = {"endpoints", "cluster_ip"};
 constexpr std::string_view kTargetKeys[] = {
     // every type
     "name", "type", "labels", "interval", "timeout", "hint",
     // tcp, tls, inbound
     "hosts", "ports",
+    // tcp, tls, dns
+    "discover", "exclude_self",
     // dns
     "query", "record", "server", "connect_port", "max_connect", "expect",
     // tls, http
@@ -248,14 +269,14 @@ std::vector<std::string_view> target_keys_of(ProbeType type) {
   std::vector<std::string_view> keys = {"name", "type", "labels", "interval", "timeout", "hint"};
   switch (type) {
     case ProbeType::Tcp:
-      keys.insert(keys.end(), {"hosts", "ports"});
+      keys.insert(keys.end(), {"hosts", "ports", "discover", "exclude_self", "max_connect"});
       break;
     case ProbeType::Tls:
-      keys.insert(keys.end(), {"hosts", "ports", "tls"});
+      keys.insert(keys.end(), {"hosts", "ports", "tls", "discover", "exclude_self", "max_connect"});
       break;
     case ProbeType::Dns:
-      keys.insert(keys.end(),
-                  {"query", "record", "server", "connect_port", "max_connect", "expect"});
+      keys.insert(keys.end(), {"query", "record", "server", "connect_port", "max_connect", "expect",
+                               "discover", "exclude_self"});
       break;
     case ProbeType::Http:
       keys.insert(keys.end(), {"url", "method", "headers", "expect_status", "bearer_token_file",
@@ -896,12 +917,39 @@ class Loader {
       switch (*type) {
         case ProbeType::Tcp:
         case ProbeType::Tls:
-          if (const Entry* hosts = require("hosts")) parse_hosts(*hosts, target);
-          if (const Entry* ports = require("ports")) parse_ports(*ports, target);
+          if (const Entry* discover = find(fields, "discover")) {
+            parse_discover(*discover, target);
+            if (const Entry* hosts = find(fields, "hosts")) {
+              fail(at(hosts->key_node),
+                   "'hosts' and 'discover' exclude each other: the addresses are either listed "
+                   "or discovered");
+            }
+            if (const Entry* ports = find(fields, "ports")) parse_ports(*ports, target);
+            if (const Entry* max_connect = find(fields, "max_connect")) {
+              if (auto value = integer(*max_connect, 1, 100000)) target.max_connect = *value;
+            }
+          } else {
+            if (const Entry* hosts = require("hosts")) parse_hosts(*hosts, target);
+            if (const Entry* ports = require("ports")) parse_ports(*ports, target);
+            if (const Entry* max_connect = find(fields, "max_connect")) {
+              fail(at(max_connect->key_node),
+                   "'max_connect' needs 'discover' (it chooses among discovered addresses)");
+            }
+          }
+          parse_exclude_self(fields, target);
           if (const Entry* tls = find(fields, "tls")) parse_tls(*tls, target);
           break;
         case ProbeType::Dns:
           parse_dns_target(fields, require("query"), target);
+          if (const Entry* discover = find(fields, "discover")) {
+            parse_discover(*discover, target);
+            if (const Entry* server = find(fields, "server")) {
+              fail(at(server->key_node),
+                   "'server' and 'discover' exclude each other: the discovered addresses are "
+                   "the servers");
+            }
+          }
+          parse_exclude_self(fields, target);
           break;
         case ProbeType::Http:
           parse_http_target(fields, require("url"), target);
@@ -915,6 +963,82 @@ class Loader {
     }
     if (errors_.size() != errors_before || !type) return std::nullopt;
     return target;
+  }
+
+  void parse_exclude_self(const Fields& fields, Target& target) {
+    const Entry* exclude_self = find(fields, "exclude_self");
+    if (!exclude_self) return;
+    if (auto value = boolean(*exclude_self)) target.exclude_self = *value;
+    if (!find(fields, "discover")) {
+      fail(at(exclude_self->key_node),
+           "'exclude_self' needs 'discover' (it skips the "
+           "discovered endpoint on this node)");
+    }
+  }
+
+  // discover: {service: NAMESPACE/NAME, addresses: endpoints|cluster_ip, port: NAME|NUMBER,
+  // include_not_ready: BOOL}. Checked here only: `validate` never asks the API server.
+  void parse_discover(const Entry& entry, Target& target) {
+    if (!expect_map(entry)) return;
+    const Fields fields = read_fields(entry.value);
+    reject_unknown_keys(fields, kDiscoverKeys, "'discover'");
+    Discover discover;
+    if (const Entry* service = find(fields, "service")) {
+      if (auto value = text(*service)) {
+        const auto slash = value->find('/');
+        const std::string ns = slash == std::string::npos ? "" : value->substr(0, slash);
+        const std::string name = slash == std::string::npos ? "" : value->substr(slash + 1);
+        if (slash == std::string::npos || !is_dns_label(ns) || !is_dns_label(name)) {
+          fail(at(*service), "'service' " + quote(*value) +
+                                 " must be NAMESPACE/NAME, each a lowercase DNS label (letters, "
+                                 "digits, '-'), e.g. monitoring/alertmanager-operated");
+        } else {
+          discover.namespace_name = ns;
+          discover.service = name;
+        }
+      }
+    } else {
+      fail(at(entry.key_node), "'discover' needs 'service' (NAMESPACE/NAME)");
+    }
+    if (const Entry* addresses = find(fields, "addresses")) {
+      if (auto value = text(*addresses)) {
+        if (*value == "endpoints") {
+          discover.addresses = DiscoverAddresses::Endpoints;
+        } else if (*value == "cluster_ip") {
+          discover.addresses = DiscoverAddresses::ClusterIp;
+        } else {
+          fail(at(*addresses), "unknown 'addresses' " + quote(*value) + " (one of " +
+                                   join(kDiscoverAddresses) + ")" +
+                                   suggestion(*value, kDiscoverAddresses));
+        }
+      }
+    }
+    if (const Entry* port = find(fields, "port")) {
+      if (auto value = text(*port)) {
+        const bool digits =
+            !value->empty() && std::all_of(value->begin(), value->end(), is_ascii_digit);
+        if (digits) {
+          auto number = parse_unsigned(*value);
+          if (!number || *number < 1 || *number > 65535) {
+            fail(at(*port), "'port' " + quote(*value) +
+                                " must be a port number from 1 to 65535 "
+                                "or a port name");
+          } else {
+            discover.port = *value;
+          }
+        } else if (!is_port_name(*value)) {
+          fail(at(*port), "'port' " + quote(*value) +
+                              " is not a port name (at most 15 lowercase "
+                              "letters, digits and '-') or number");
+        } else {
+          discover.port = *value;
+        }
+      }
+    }
+    if (const Entry* include = find(fields, "include_not_ready")) {
+      if (auto value = boolean(*include)) discover.include_not_ready = *value;
+    }
+    target.discover = std::move(discover);
   }
 
   void parse_hosts(const Entry& entry, Target& target) {

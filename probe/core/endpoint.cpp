@@ -19,6 +19,7 @@ std::string join_host_port(const std::string& host, std::uint16_t port) {
 std::vector<Endpoint> expand_endpoints(const std::vector<std::shared_ptr<const Target>>& targets) {
   std::vector<Endpoint> out;
   for (const auto& t : targets) {
+    if (t->discover) continue;
     switch (t->type) {
       case ProbeType::Tcp:
       case ProbeType::Tls:

@@ -16,6 +16,10 @@ struct Endpoint {
   std::string host;  // a name or an IP literal; empty where the type has none
   std::uint16_t port = 0;
   std::string label;  // the `endpoint` label value: "host:port", the URL, the query name
+  // A discovered endpoint's node and zone, as its EndpointSlice names them: labels of its
+  // series (`peer_node`, `peer_zone`), not part of its identity. Empty: no label.
+  std::string peer_node{};
+  std::string peer_zone{};
 
   const std::string& target_name() const { return target->name; }
   ProbeType type() const { return target->type; }
@@ -26,7 +30,8 @@ struct Endpoint {
 // "host:port", with IPv6 literals bracketed.
 std::string join_host_port(const std::string& host, std::uint16_t port);
 
-// Every endpoint of every target, in config order.
+// Every endpoint of every target, in config order; discovered targets (`discover:`) have
+// none here: their endpoints come from the sets the Kubernetes API gives (probe/kube/).
 std::vector<Endpoint> expand_endpoints(const std::vector<std::shared_ptr<const Target>>& targets);
 
 }  // namespace reachprobe

@@ -50,6 +50,19 @@ inline constexpr std::size_t kDefaultMaxConnect = 64;
 // The most max_connect may say: every address is a connect per interval and some 20 series
 // on every node that probes it.
 inline constexpr std::size_t kMaxConnectLimit = 1000;
+// Where the addresses of a target come from when the Kubernetes API names them
+// (`discover:`): a Service's EndpointSlices (its backends, node to pod) or its ClusterIP
+// (through kube-proxy).
+enum class DiscoverAddresses { Endpoints, ClusterIp };
+
+struct Discover {
+  std::string namespace_name;
+  std::string service;
+  DiscoverAddresses addresses = DiscoverAddresses::Endpoints;
+  std::string port;  // a port name or number; empty: the target's ports, else every one
+  bool include_not_ready = false;
+  bool operator==(const Discover&) const = default;
+};
 
 // Where a target was written, so later problems (e.g. at reload) can point at it.
 struct SourcePosition {
@@ -73,12 +86,19 @@ struct Target {
   std::vector<std::string> hosts;
   std::vector<std::uint16_t> ports;
 
+  // tcp, tls, dns: hosts (tcp, tls) or servers (dns) taken from the Kubernetes API.
+  std::optional<Discover> discover;
+  bool exclude_self = false;  // skip the discovered endpoint on this node
+
   // dns
   std::string query;
   std::string record = "A";
   std::string server;  // "IP" or "IP:PORT"; empty: dns.servers, then the system config
   std::optional<std::uint16_t> connect_port;
-  std::optional<std::size_t> max_connect;  // empty: kDefaultMaxConnect
+  // dns: at most this many answer addresses connected to (empty: kDefaultMaxConnect);
+  // tcp/tls with discover: at most this many discovered addresses probed. Chosen by
+  // rendezvous hash on the node name.
+  std::optional<std::size_t> max_connect;
   DnsExpect expect;
 
   // tls, http

@@ -70,6 +70,12 @@ void Scheduler::update(const std::vector<Endpoint>& endpoints, const ProberSet& 
       // Same endpoint, same slot, same series: keep its loop and state, take the new
       // settings (timeout, hint, ...). Another interval or other labels make it a new
       // endpoint: its old series go, new ones start.
+      // A discovered peer that moved to another node keeps its state but not its series:
+      // they carry the node as a label, and the old one must not linger.
+      if (it->second->endpoint.peer_node != endpoint.peer_node ||
+          it->second->endpoint.peer_zone != endpoint.peer_zone) {
+        sink_.forget(it->second->endpoint);
+      }
       it->second->endpoint = endpoint;
       it->second->prober = std::move(prober);
       next.emplace(key, it->second);

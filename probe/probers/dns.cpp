@@ -326,17 +326,25 @@ struct QueryPlan {
 }  // namespace
 
 struct DnsProber::Impl {
+  static constexpr std::size_t kMaxChannels = 1024;
   Impl(asio::io_context& context, dns::ResolverOptions options, std::string node)
       : io(context), settings(std::move(options)), node_name(std::move(node)) {}
 
   // The channel for a target's server list, made on first use. Throws std::invalid_argument
   // for a server or resolv.conf c-ares cannot use.
-  const ChannelEntry& channel_for(const Target& target) {
-    std::vector<std::string> servers =
-        target.server.empty() ? settings.servers : std::vector<std::string>{target.server};
+  // A discovered dns target's endpoint is its server ("IP:port").
+  const ChannelEntry& channel_for(const Endpoint& endpoint) {
+    const Target& target = *endpoint.target;
+    std::vector<std::string> servers = target.discover ? std::vector<std::string>{endpoint.label}
+                                       : target.server.empty()
+                                           ? settings.servers
+                                           : std::vector<std::string>{target.server};
     std::string key;
     for (const auto& server : servers) key += dns::normalize_dns_server(server) + ",";
     if (auto found = channels.find(key); found != channels.end()) return found->second;
+    // Discovered servers come and go with their pods: a bound keeps the channels of gone
+    // ones from piling up (a probe in flight holds its own channel; the rest are remade).
+    if (channels.size() >= kMaxChannels) channels.clear();
 
     ChannelEntry entry;
     entry.channel = std::make_shared<dns::AresChannel>(
@@ -357,7 +365,8 @@ struct DnsProber::Impl {
     return channels.emplace(std::move(key), std::move(entry)).first->second;
   }
 
-  QueryPlan plan(const Target& target) {
+  QueryPlan plan(const Endpoint& endpoint) {
+    const Target& target = *endpoint.target;
     QueryPlan plan;
     const auto type = dns::parse_record_type(target.record);
     if (!type) {
@@ -372,7 +381,7 @@ struct DnsProber::Impl {
       plan.query = dns::reverse_name(literal);
     }
     try {
-      const ChannelEntry& entry = channel_for(target);
+      const ChannelEntry& entry = channel_for(endpoint);
       plan.channel = entry.channel;
       plan.servers = entry.channel->servers();
       plan.tried = dns::search_candidates(plan.query, entry.search_domains, entry.ndots);
@@ -409,7 +418,7 @@ asio::awaitable<ProbeResult> DnsProber::probe_with(std::weak_ptr<Impl> weak, End
   QueryPlan plan;
   // Not held across a suspension: the prober's destruction must end its queries.
   if (auto impl = weak.lock()) {
-    plan = impl->plan(target);
+    plan = impl->plan(endpoint);
   } else {
     plan.error = "dns prober shut down before probing " + target.query;
   }

@@ -2,6 +2,7 @@
 // CI has (the built binary, promtool, kubectl's kustomize, the npm schema validator).
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
@@ -11,7 +12,10 @@
 #include <set>
 #include <sstream>
 
+#include "probe/config/env_expand.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/rbac_policy.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace reachprobe::test {
 namespace {
@@ -45,10 +49,10 @@ std::vector<std::string> cluster_env() {
 
 TEST(EksConfig, ValidatesWithTheEnvironmentTheDaemonSetGives) {
   auto env = cluster_env();
-  ASSERT_GE(env.size(), 5u);
+  ASSERT_GE(env.size(), 4u);
   // And from the downward API, which the inbound and kubelet targets need.
-  env.insert(env.end(), {"POD_NAMESPACE=reachprobe", "POD_NAME=reachprobe-x7k2p",
-                         "POD_IP=10.0.1.5", "NODE_NAME=ip-10-0-1-5"});
+  env.insert(env.end(), {"POD_NAMESPACE=reachprobe", "POD_NAME=reachprobe-x7k2p", "POD_IP=10.0.1.5",
+                         "NODE_NAME=ip-10-0-1-5"});
   auto r =
       run_command({kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"}, 30s, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -56,35 +60,182 @@ TEST(EksConfig, ValidatesWithTheEnvironmentTheDaemonSetGives) {
 }
 
 TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {
-  std::vector<std::string> argv = {"/usr/bin/env"};
+  std::vector<std::string> argv = {"/usr/bin/env",        "-u", "POD_NAMESPACE",     "-u",
+                                   "REACHPROBE_INTERVAL", "-u", "REACHPROBE_TIMEOUT"};
   for (const auto& kv : cluster_env()) argv.insert(argv.end(), {"-u", kv.substr(0, kv.find('='))});
   argv.insert(argv.end(), {kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"});
   auto r = run_command(argv, 30s);
   EXPECT_EQ(r.exit_code, 2);
-  for (const char* var : {"AWS_REGION", "EKS_API_HOST", "EKS_CONTROL_PLANE_IP_A",
-                          "EKS_CONTROL_PLANE_IP_B", "KUBE_DNS_IP"}) {
+  // What cannot be discovered: the region (cluster.env) and the pod's own namespace
+  // (downward API).
+  for (const char* var : {"AWS_REGION", "POD_NAMESPACE"}) {
     EXPECT_NE(r.err.find(std::string("environment variable ") + var + " is not set"),
               std::string::npos)
         << var << "\n"
         << r.err;
   }
-  // Variables with defaults are not required.
-  EXPECT_EQ(r.err.find("ALERTMANAGER_NAMESPACE"), std::string::npos) << r.err;
+  // Variables with defaults are not required; the hand-copied values are gone.
+  for (const char* var :
+       {"ALERTMANAGER_NAMESPACE", "ALERTMANAGER_SERVICE", "CLUSTER_DOMAIN", "REACHPROBE_INTERVAL",
+        "EKS_API_HOST", "EKS_CONTROL_PLANE_IP_A", "KUBE_DNS_IP"}) {
+    EXPECT_EQ(r.err.find(var), std::string::npos) << var << "\n" << r.err;
+  }
 }
 
-TEST(EksConfig, HasTheOutageMatrix) {
+TEST(EksConfig, ClusterEnvHoldsOnlyWhatCannotBeDiscovered) {
+  std::set<std::string> keys;
+  for (const auto& kv : cluster_env()) keys.insert(kv.substr(0, kv.find('=')));
+  EXPECT_EQ(keys, (std::set<std::string>{"AWS_REGION", "ALERTMANAGER_NAMESPACE",
+                                         "ALERTMANAGER_SERVICE", "CLUSTER_DOMAIN"}));
+  // The DaemonSet leaves the interval to the config's default: the test knobs stay unset.
+  const auto ds = read_file(kSourceDir + "/deploy/base/daemonset.yaml");
+  EXPECT_EQ(ds.find("name: REACHPROBE_INTERVAL"), std::string::npos);
+  EXPECT_EQ(ds.find("name: REACHPROBE_TIMEOUT"), std::string::npos);
+}
+
+// A discovered target of config/eks.yaml: its service (NAMESPACE/NAME, expanded with the
+// DaemonSet's environment) and what it reads.
+struct Source {
+  std::string target;
+  std::string namespace_name;
+  std::string name;
+  std::string addresses;  // endpoints | cluster_ip
+};
+
+std::vector<Source> discovered_sources(const std::vector<std::string>& env) {
+  std::map<std::string, std::string> vars;
+  for (const auto& kv : env) vars[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  const config::EnvLookup lookup = [&](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  std::vector<Source> out;
+  const auto root = YAML::LoadFile(kSourceDir + "/config/eks.yaml");
+  for (const auto& t : root["targets"]) {
+    if (!t["discover"]) continue;
+    const auto service = config::expand_env(t["discover"]["service"].as<std::string>(), lookup);
+    EXPECT_EQ(service.error, "") << t["name"].as<std::string>();
+    const auto slash = service.value.find('/');
+    out.push_back(
+        {t["name"].as<std::string>(), service.value.substr(0, slash),
+         service.value.substr(slash + 1),
+         t["discover"]["addresses"] ? t["discover"]["addresses"].as<std::string>() : "endpoints"});
+  }
+  return out;
+}
+
+TEST(EksConfig, HasTheOutageMatrixDiscovered) {
   const auto text = read_file(kSourceDir + "/config/eks.yaml");
   EXPECT_NE(text.find("sts.${AWS_REGION}.amazonaws.com"), std::string::npos);
-  EXPECT_NE(text.find("ports: [443, 9443, 10250]"), std::string::npos);
-  EXPECT_NE(text.find("alertmanager-operated."), std::string::npos);
-  EXPECT_NE(text.find("connect_port: 9093"), std::string::npos);
   EXPECT_NE(text.find("type: tls"), std::string::npos);
   EXPECT_NE(text.find("kubernetes.default.svc."), std::string::npos);
-  EXPECT_NE(text.find("ports: [53]"), std::string::npos);
   // The control plane -> node and node -> node directions.
   EXPECT_NE(text.find("type: inbound\n    ports: [9443]"), std::string::npos);
   EXPECT_NE(text.find("type: kubelet"), std::string::npos);
-  EXPECT_NE(text.find("connect_port: 9754\n    max_connect: 5"), std::string::npos);
+  EXPECT_NE(text.find("max_connect: 5\n    exclude_self: true"), std::string::npos);
+  // Nothing copied by hand, and no node -> ENI probe of a port the ENIs do not serve.
+  for (const char* gone : {"EKS_API_HOST", "EKS_CONTROL_PLANE_IP", "KUBE_DNS_IP", "9443, 10250",
+                           "ports: [443, 9443"}) {
+    EXPECT_EQ(text.find(gone), std::string::npos) << gone;
+  }
+
+  std::map<std::string, std::string> by_target;  // target -> "addresses NS/NAME"
+  for (const auto& s : discovered_sources({"POD_NAMESPACE=reachprobe"})) {
+    by_target[s.target] = s.addresses + " " + s.namespace_name + "/" + s.name;
+  }
+  EXPECT_EQ(
+      by_target,
+      (std::map<std::string, std::string>{
+          {"apiserver", "cluster_ip default/kubernetes"},
+          {"control-plane-enis", "endpoints default/kubernetes"},
+          {"alertmanager-service", "cluster_ip monitoring/kube-prometheus-stack-alertmanager"},
+          {"alertmanager-pods", "endpoints monitoring/alertmanager-operated"},
+          {"coredns", "cluster_ip kube-system/kube-dns"},
+          {"coredns-pods", "endpoints kube-system/kube-dns"},
+          {"coredns-tcp", "cluster_ip kube-system/kube-dns"},
+          {"node-mesh", "endpoints reachprobe/reachprobe"}}));
+}
+
+// A request reachprobe makes: verb, resource, namespace and the name it names (only a
+// list/watch of Services does, by fieldSelector=metadata.name).
+using Request = std::tuple<std::string, std::string, std::string, std::string>;
+
+std::set<Request> requests_of(const std::vector<Source>& sources, const std::string& own_ns) {
+  std::set<Request> used;
+  for (const auto& s : sources) {
+    for (const char* verb : {"list", "watch"}) {
+      if (s.addresses == "cluster_ip") {
+        used.insert({verb, "services", s.namespace_name, s.name});
+      } else {
+        used.insert({verb, "endpointslices.discovery.k8s.io", s.namespace_name, ""});
+      }
+    }
+  }
+  // inbound and kubelet targets.
+  used.insert({"get", "pods/proxy", own_ns, ""});
+  used.insert({"get", "pods/log", own_ns, ""});
+  return used;
+}
+
+RbacPolicy shipped_policy(const std::string& dir) {
+  return RbacPolicy::from_kustomization(dir, kSourceDir, "reachprobe", "reachprobe");
+}
+
+TEST(Rbac, TheShippedRolesAllowExactlyTheRequestsOfTheShippedConfig) {
+  if (RbacPolicy::kubectl_path(kSourceDir).empty()) GTEST_SKIP() << "no kubectl";
+  const auto policy = shipped_policy(kSourceDir + "/deploy/base");
+  auto env = cluster_env();
+  env.push_back("POD_NAMESPACE=reachprobe");
+  const auto used = requests_of(discovered_sources(env), "reachprobe");
+  for (const auto& [verb, resource, ns, name] : used) {
+    EXPECT_TRUE(policy.allowed(verb, resource, ns, name))
+        << verb << " " << resource << " in " << ns << " " << name << "\n"
+        << policy.describe();
+  }
+  // Nothing more: every grant, spelled out, is a request the config makes. No cluster-wide
+  // grant, no other verb, resource, namespace or Service name.
+  for (const auto& g : policy.grants()) {
+    EXPECT_FALSE(g.namespace_name.empty()) << "a cluster-wide grant\n" << policy.describe();
+    for (const auto& verb : g.rule.verbs) {
+      for (const auto& resource : g.rule.resources) {
+        for (const auto& group : g.rule.api_groups) {
+          const auto full = group.empty() ? resource : resource + "." + group;
+          const auto names =
+              g.rule.resource_names.empty() ? std::vector<std::string>{""} : g.rule.resource_names;
+          for (const auto& name : names) {
+            EXPECT_TRUE(used.count({verb, full, g.namespace_name, name}))
+                << "granted but never used: " << verb << " " << full << " in " << g.namespace_name
+                << " " << name;
+          }
+        }
+      }
+    }
+  }
+  // What a broader Role would have let through.
+  EXPECT_FALSE(policy.allowed("list", "endpointslices.discovery.k8s.io", ""));
+  EXPECT_FALSE(policy.allowed("list", "endpointslices.discovery.k8s.io", "kube-public"));
+  EXPECT_FALSE(policy.allowed("list", "services", "kube-system"));  // every Service
+  EXPECT_FALSE(policy.allowed("get", "secrets", "reachprobe"));
+  EXPECT_FALSE(policy.allowed("get", "nodes/proxy", ""));
+}
+
+TEST(Rbac, TheAlertmanagerRoleFollowsClusterEnv) {
+  if (RbacPolicy::kubectl_path(kSourceDir).empty()) GTEST_SKIP() << "no kubectl";
+  // A copy of deploy/base whose cluster.env names another Alertmanager.
+  TempDir dir("reachprobe-deploy");
+  std::filesystem::copy(kSourceDir + "/deploy/base", dir.path() / "base");
+  std::string env = read_file(kSourceDir + "/deploy/base/cluster.env");
+  env = std::regex_replace(env, std::regex("ALERTMANAGER_NAMESPACE=.*"),
+                           "ALERTMANAGER_NAMESPACE=observability");
+  env = std::regex_replace(env, std::regex("ALERTMANAGER_SERVICE=.*"), "ALERTMANAGER_SERVICE=am");
+  std::ofstream(dir / "base/cluster.env") << env;
+  const auto policy = shipped_policy((dir / "base").string());
+  EXPECT_TRUE(policy.allowed("watch", "endpointslices.discovery.k8s.io", "observability"));
+  EXPECT_TRUE(policy.allowed("watch", "services", "observability", "am"));
+  EXPECT_FALSE(policy.allowed("watch", "endpointslices.discovery.k8s.io", "monitoring"));
+  EXPECT_FALSE(
+      policy.allowed("watch", "services", "observability", "kube-prometheus-stack-alertmanager"));
 }
 
 TEST(Deploy, CopiesAgreeWithTheirSources) {
@@ -143,6 +294,17 @@ TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
   EXPECT_NE(r.out.find("ok   PrometheusRule/reachprobe/reachprobe"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ok   ConfigMap/monitoring/reachprobe-dashboards"), std::string::npos)
       << r.out;
+  // The Roles and bindings, in the namespaces whose Services are discovered.
+  for (const char* object :
+       {"Role/reachprobe/reachprobe", "RoleBinding/reachprobe/reachprobe",
+        "Role/default/reachprobe-discovery", "RoleBinding/default/reachprobe-discovery",
+        "Role/kube-system/reachprobe-discovery", "RoleBinding/kube-system/reachprobe-discovery",
+        "Role/monitoring/reachprobe-alertmanager",
+        "RoleBinding/monitoring/reachprobe-alertmanager"}) {
+    EXPECT_NE(r.out.find(std::string("ok   ") + object + "\n"), std::string::npos) << object << "\n"
+                                                                                   << r.out;
+  }
+  EXPECT_EQ(r.out.find("ClusterRole"), std::string::npos) << r.out;
 }
 
 TEST(Deploy, TheSchemaValidatorRejectsWrongTypesAndUnknownFields) {
@@ -176,7 +338,7 @@ TEST(AlertRules, PromtoolChecksAndUnitTestsPass) {
   const auto dir = kSourceDir + "/deploy/prometheus";
   auto check = run_command({"promtool", "check", "rules", dir + "/reachprobe-rules.yaml"}, 60s);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-  EXPECT_NE(check.out.find("SUCCESS: 10 rules found"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("SUCCESS: 11 rules found"), std::string::npos) << check.out;
   auto test = run_command({"promtool", "test", "rules", dir + "/reachprobe-rules.test.yaml"}, 60s);
   EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
   EXPECT_NE(test.out.find("SUCCESS"), std::string::npos) << test.out;
@@ -190,7 +352,7 @@ TEST(AlertRules, EveryAlertHasAUnitTestFiringAndNotFiring) {
   for (std::sregex_iterator it(rules.begin(), rules.end(), alert_re), end; it != end; ++it) {
     alerts.insert((*it)[1]);
   }
-  EXPECT_EQ(alerts.size(), 10u);
+  EXPECT_EQ(alerts.size(), 11u);
   for (const auto& a : alerts) {
     // A check expecting no alert, and one expecting this alert with its labels.
     EXPECT_TRUE(std::regex_search(tests, std::regex("alertname: " + a + "\n *exp_alerts: \\[\\]")))
@@ -229,6 +391,24 @@ TEST(Dashboard, HasADatasourceVariableAndTheFilterVariables) {
     }
   }
   EXPECT_GE(queries, 10);
+}
+
+TEST(Dashboard, ShowsPeerNodesAndDiscovery) {
+  const auto d = dashboard();
+  std::string exprs;
+  for (const auto& [_, p] : d.get_child("panels")) {
+    if (p.get<std::string>("type") == "row") continue;
+    for (const auto& [__, t] : p.get_child("targets")) exprs += t.get<std::string>("expr") + "\n";
+  }
+  EXPECT_NE(
+      exprs.find("avg by (peer_node, endpoint) (reachprobe_probe_success{group=\"node-mesh\"})"),
+      std::string::npos)
+      << exprs;
+  EXPECT_NE(exprs.find("reachprobe_discovery_up"), std::string::npos);
+  EXPECT_NE(exprs.find("reachprobe_discovery_addresses"), std::string::npos);
+  EXPECT_NE(exprs.find("reachprobe_discovery_errors_total"), std::string::npos);
+  // The dns query endpoint of the old mesh is gone: no query filters it out any more.
+  EXPECT_EQ(exprs.find("endpoint=~\".+:[0-9]+\""), std::string::npos) << exprs;
 }
 
 }  // namespace

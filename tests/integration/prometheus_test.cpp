@@ -127,7 +127,16 @@ class PrometheusProof : public ::testing::Test {
     FakeApiServerOptions api;
     api.certificate = pki_.issue({"127.0.0.1"});
     api.kubelet_port = listener_.local_endpoint().port();
+    // Discovery: one source the Role does not allow, so that the discovery panels and
+    // their errors have data as well as the discovered endpoints.
+    api.authorize = [](const std::string&, const std::string&, const std::string& ns) {
+      return ns != "forbidden";
+    };
     apiserver_ = std::make_unique<FakeApiServer>(api);
+    apiserver_->set_endpoint_slice("monitoring", "alertmanager-operated-x2b9d",
+                                   "alertmanager-operated",
+                                   {{"127.0.0.1", true, "node-b", "zone-b"}},
+                                   {{"http-web", listener_.local_endpoint().port()}});
     write("ca.crt", pki_.ca_pem());
     write("token", api.token + "\n");
   }
@@ -193,6 +202,14 @@ class PrometheusProof : public ::testing::Test {
            "\n"
            "    max_connect: 5\n"
            "    labels: {group: node-mesh}\n"
+           "  - name: alertmanager-discovered\n"
+           "    type: tcp\n"
+           "    discover: {service: monitoring/alertmanager-operated, port: http-web}\n"
+           "    labels: {group: monitoring}\n"
+           "  - name: forbidden-service\n"
+           "    type: tcp\n"
+           "    discover: {service: forbidden/alertmanager, addresses: cluster_ip, port: 9093}\n"
+           "    labels: {group: monitoring}\n"
            "  - name: webhook-inbound\n"
            "    type: inbound\n"
            "    ports: [" +
@@ -425,7 +442,7 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
       {"group", {"control-plane", "monitoring", "node-mesh", "inbound"}},
       {"target",
        {"apiserver", "apiserver-by-name", "webhook", "alertmanager-pods", "node-mesh",
-        "webhook-inbound", "kubelet-inbound"}}};
+        "webhook-inbound", "kubelet-inbound", "alertmanager-discovered"}}};
   for (const auto& [_, v] : dashboard.get_child("templating.list")) {
     if (v.get<std::string>("type") != "query") continue;
     const auto name = v.get<std::string>("name");

@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +27,35 @@ struct FakeApiServerOptions {
   std::uint16_t kubelet_port = 10250;  // where the pod's node's kubelet listens
   std::chrono::milliseconds dial_timeout{1000};
   bool forbidden = false;  // RBAC: the token is valid, the permission missing
+  // RBAC, finer: may the service account do `verb` ("get", "list", "watch") on `resource`
+  // ("pods/proxy", "pods/log", "endpointslices.discovery.k8s.io", "services") in
+  // `namespace_name`? Empty: everything is allowed. A no is the 403 Status kube-apiserver
+  // writes, naming the verb, resource, API group and namespace.
+  std::function<bool(const std::string& verb, const std::string& resource,
+                     const std::string& namespace_name)>
+      authorize;
+  // The same with the object's name, as kube-apiserver authorizes a request (a rule's
+  // resourceNames): the pod of pods/proxy and pods/log; for a list or watch, NAME of
+  // fieldSelector=metadata.name=NAME, else empty. Checked as well when set.
+  std::function<bool(const std::string& verb, const std::string& resource,
+                     const std::string& namespace_name, const std::string& name)>
+      authorize_named;
+  // The service account the 403 messages name (system:serviceaccount:NS:NAME).
+  std::string service_account = "reachprobe";
+};
+
+// An endpoint of a fake EndpointSlice.
+struct FakeSliceEndpoint {
+  std::string ip;
+  std::optional<bool> ready = true;  // nullopt: no `ready` condition (unknown)
+  std::string node_name;
+  std::string zone;
+};
+
+struct FakePort {
+  std::string name;
+  std::uint16_t port = 0;
+  std::string protocol = "TCP";
 };
 
 // A stand-in for kube-apiserver, for exactly the two requests reachprobe makes, doing what
@@ -52,6 +83,41 @@ class FakeApiServer {
   std::uint16_t port() const { return port_; }
   std::string url() const;
   std::vector<std::string> requests() const;  // request targets, in order
+
+  // Discovery objects, changeable at run time from any thread. Each change gets the next
+  // resourceVersion and is an event (ADDED, MODIFIED, DELETED) for the watches that
+  // select it. Lists and watches of EndpointSlices select by the label
+  // kubernetes.io/service-name, Services by metadata.name, as reachprobe asks.
+  void set_endpoint_slice(const std::string& namespace_name, const std::string& name,
+                          const std::string& service, std::vector<FakeSliceEndpoint> endpoints,
+                          std::vector<FakePort> ports, const std::string& address_type = "IPv4");
+  void delete_endpoint_slice(const std::string& namespace_name, const std::string& name);
+  // cluster_ips empty or {"None"}: a headless Service.
+  void set_service(const std::string& namespace_name, const std::string& name,
+                   std::vector<std::string> cluster_ips, std::vector<FakePort> ports);
+  void delete_service(const std::string& namespace_name, const std::string& name);
+
+  // The history up to now is gone (a compaction, and the resourceVersion moves on): a watch
+  // from an older resourceVersion gets 410 (as an HTTP status with `gone_as_http`, else as
+  // an ERROR event, as the watch cache does); a new list is fine.
+  void compact(bool gone_as_http = false);
+  // Every watch open now ends normally (the last chunk), as at its timeoutSeconds.
+  void end_watches();
+  // Every watch open now gets a BOOKMARK with the current resourceVersion.
+  void bookmark();
+  // Every watch open now gets `bytes` as they are (one chunk, or 1 MiB chunks if larger),
+  // then the connection is closed if `then_close` (without the last chunk: a cut stream).
+  void inject(std::string bytes, bool then_close = false);
+  // Lists and watches answer `status` with a Status body (0: serve again).
+  void fail_with(int status);
+  // Closes the listener and every connection (the API server is down); resume() listens
+  // on the same port again.
+  void stop_serving();
+  void resume();
+
+  std::size_t open_watches() const;
+  std::size_t list_count() const;  // lists and watches served with 200, so far
+  std::size_t watch_count() const;
 
  private:
   struct Server;

@@ -1,0 +1,130 @@
+#include "probe/kube/expand.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "probe/core/stable_hash.hpp"
+
+namespace reachprobe::kube {
+
+namespace {
+
+std::optional<std::uint16_t> as_number(const std::string& text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+// The ports of one object a target probes.
+std::vector<std::uint16_t> ports_for(const Target& target, const DiscoveredGroup& group) {
+  std::vector<std::uint16_t> ports;
+  const std::string& wanted = target.discover->port;
+  if (!wanted.empty()) {
+    if (auto number = as_number(wanted)) {
+      // A number is probed as given, published or not (e.g. a node port the slice omits).
+      ports.push_back(*number);
+    } else {
+      for (const auto& p : group.ports) {
+        if (p.name == wanted) ports.push_back(p.port);
+      }
+    }
+  } else if (!target.ports.empty()) {
+    ports = target.ports;
+  } else {
+    const std::string_view protocol = target.type == ProbeType::Dns ? "UDP" : "TCP";
+    for (const auto& p : group.ports) {
+      if (p.protocol == protocol) ports.push_back(p.port);
+    }
+  }
+  std::sort(ports.begin(), ports.end());
+  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+  return ports;
+}
+
+}  // namespace
+
+std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets) {
+  std::set<SourceKey> sources;
+  for (const auto& t : targets) {
+    if (t->discover) sources.insert(source_of(*t));
+  }
+  return sources;
+}
+
+std::vector<Endpoint> expand_discovered(const std::shared_ptr<const Target>& target,
+                                        const DiscoveredSet& set, std::string_view node_name) {
+  struct Candidate {
+    const DiscoveredAddress* address;
+    std::vector<std::uint16_t> ports;
+  };
+  // By IP: an address in two slices (a pod moving between them) is one address.
+  std::map<std::string_view, Candidate> candidates;
+  for (const auto& [name, group] : set.objects) {
+    std::vector<std::uint16_t> ports = ports_for(*target, group);
+    if (ports.empty()) continue;
+    for (const auto& a : group.addresses) {
+      if (!a.ready && !target->discover->include_not_ready) continue;
+      if (target->exclude_self && !a.node.empty() && a.node == node_name) continue;
+      auto [it, inserted] = candidates.try_emplace(a.ip, Candidate{&a, ports});
+      if (!inserted) {
+        it->second.ports.insert(it->second.ports.end(), ports.begin(), ports.end());
+      }
+    }
+  }
+  std::vector<const Candidate*> chosen;
+  for (const auto& [ip, candidate] : candidates) chosen.push_back(&candidate);
+  if (target->max_connect && chosen.size() > *target->max_connect) {
+    // Rendezvous hashing, as select_connect_addresses: each node keeps its choice while the
+    // set does not change, nodes choose differently, one address coming or going changes
+    // at most one choice.
+    auto score = [node_name](const Candidate* c) {
+      std::string key(node_name);
+      key += '\x1f';
+      key += c->address->ip;
+      return stable_hash(key);
+    };
+    std::stable_sort(
+        chosen.begin(), chosen.end(),
+        [&score](const Candidate* a, const Candidate* b) { return score(a) > score(b); });
+    chosen.resize(*target->max_connect);
+    std::sort(chosen.begin(), chosen.end(), [](const Candidate* a, const Candidate* b) {
+      return a->address->ip < b->address->ip;
+    });
+  }
+  std::vector<Endpoint> out;
+  for (const Candidate* c : chosen) {
+    std::vector<std::uint16_t> ports = c->ports;
+    std::sort(ports.begin(), ports.end());
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    for (auto port : ports) {
+      Endpoint e{target, c->address->ip, port, join_host_port(c->address->ip, port)};
+      e.peer_node = c->address->node;
+      e.peer_zone = c->address->zone;
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+std::vector<Endpoint> expand_all(const std::vector<std::shared_ptr<const Target>>& targets,
+                                 const SetLookup& lookup, std::string_view node_name) {
+  std::vector<Endpoint> out;
+  for (const auto& t : targets) {
+    if (!t->discover) {
+      auto literal = expand_endpoints({t});
+      std::move(literal.begin(), literal.end(), std::back_inserter(out));
+      continue;
+    }
+    if (const DiscoveredSet* set = lookup(source_of(*t))) {
+      auto found = expand_discovered(t, *set, node_name);
+      std::move(found.begin(), found.end(), std::back_inserter(out));
+    }
+  }
+  return out;
+}
+
+}  // namespace reachprobe::kube
