@@ -11,6 +11,13 @@ std::string Endpoint::key() const {
   return k;
 }
 
+namespace {
+const std::string kNone;
+}  // namespace
+
+const std::string& Endpoint::peer_node() const { return peer ? peer->node : kNone; }
+const std::string& Endpoint::peer_zone() const { return peer ? peer->zone : kNone; }
+
 std::string join_host_port(const std::string& host, std::uint16_t port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);

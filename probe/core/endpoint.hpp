@@ -9,6 +9,12 @@
 
 namespace reachprobe {
 
+struct PeerLabels {
+  std::string node;  // empty: no label
+  std::string zone;
+  bool operator==(const PeerLabels&) const = default;
+};
+
 // One thing that is probed on its own schedule and has its own series: a host x port of a
 // tcp/tls target, the URL of an http target, the query of a dns target.
 struct Endpoint {
@@ -17,9 +23,13 @@ struct Endpoint {
   std::uint16_t port = 0;
   std::string label;  // the `endpoint` label value: "host:port", the URL, the query name
   // A discovered endpoint's node and zone, as its EndpointSlice names them: labels of its
-  // series (`peer_node`, `peer_zone`), not part of its identity. Empty: no label.
-  std::string peer_node{};
-  std::string peer_zone{};
+  // series (`peer_node`, `peer_zone`), not part of its identity. Shared and null when there
+  // are none: the scheduler copies the endpoint for every probe, and that copy must stay
+  // free of allocations (node names are longer than a short string holds).
+  std::shared_ptr<const PeerLabels> peer{};
+
+  const std::string& peer_node() const;
+  const std::string& peer_zone() const;
 
   const std::string& target_name() const { return target->name; }
   ProbeType type() const { return target->type; }

@@ -72,8 +72,8 @@ void Scheduler::update(const std::vector<Endpoint>& endpoints, const ProberSet& 
       // endpoint: its old series go, new ones start.
       // A discovered peer that moved to another node keeps its state but not its series:
       // they carry the node as a label, and the old one must not linger.
-      if (it->second->endpoint.peer_node != endpoint.peer_node ||
-          it->second->endpoint.peer_zone != endpoint.peer_zone) {
+      if (it->second->endpoint.peer_node() != endpoint.peer_node() ||
+          it->second->endpoint.peer_zone() != endpoint.peer_zone()) {
         sink_.forget(it->second->endpoint);
       }
       it->second->endpoint = endpoint;

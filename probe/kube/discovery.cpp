@@ -450,9 +450,13 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
         }
       }
       if (!problem) {
-        // The server ended the watch at its timeout: a success, watch on.
+        // The server ended the watch at its timeout: a success, watch on. One that ends at
+        // once (a proxy in between, a broken server) must not turn this into a busy loop.
         succeeded(*source);
         backoff = options.initial_backoff;
+        if (Clock::now() - started < std::chrono::seconds(1)) {
+          co_await sleep(jittered(options.initial_backoff));
+        }
         continue;
       }
       failed(*source, *problem);

@@ -97,13 +97,18 @@ std::vector<Endpoint> expand_discovered(const std::shared_ptr<const Target>& tar
   }
   std::vector<Endpoint> out;
   for (const Candidate* c : chosen) {
+    std::shared_ptr<const PeerLabels> peer;  // one per address, shared by its ports
     std::vector<std::uint16_t> ports = c->ports;
     std::sort(ports.begin(), ports.end());
     ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
     for (auto port : ports) {
       Endpoint e{target, c->address->ip, port, join_host_port(c->address->ip, port)};
-      e.peer_node = c->address->node;
-      e.peer_zone = c->address->zone;
+      if (!c->address->node.empty() || !c->address->zone.empty()) {
+        if (!peer || peer->node != c->address->node || peer->zone != c->address->zone) {
+          peer = std::make_shared<const PeerLabels>(PeerLabels{c->address->node, c->address->zone});
+        }
+        e.peer = peer;
+      }
       out.push_back(std::move(e));
     }
   }

@@ -132,8 +132,8 @@ MetricsSink::Series& MetricsSink::series_for(const Endpoint& endpoint) {
                                                          {"endpoint", endpoint.label}};
   for (const auto& [name, value] : endpoint.target->labels) sorted.emplace(name, value);
   // Built once per series, so they cost nothing per probe.
-  if (!endpoint.peer_node.empty()) sorted.emplace("peer_node", endpoint.peer_node);
-  if (!endpoint.peer_zone.empty()) sorted.emplace("peer_zone", endpoint.peer_zone);
+  if (!endpoint.peer_node().empty()) sorted.emplace("peer_node", endpoint.peer_node());
+  if (!endpoint.peer_zone().empty()) sorted.emplace("peer_zone", endpoint.peer_zone());
   auto series = std::make_shared<Series>();
   bool result_placed = false;
   bool phase_placed = false;

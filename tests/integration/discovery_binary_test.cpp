@@ -11,6 +11,7 @@
 #include <list>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/dns_responder.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/http_get.hpp"
@@ -165,6 +166,32 @@ TEST_F(DiscoveryBinaryTest, CheckListsOnceAndNamesWhatTheRoleLacks) {
                             "`endpointslices.discovery.k8s.io` in namespace monitoring"),
             std::string::npos)
       << denied.out;
+}
+
+TEST_F(DiscoveryBinaryTest, DnsTargetsSendTheQueryToEachDiscoveredServer) {
+  DnsResponder dns;
+  dns.set("kubernetes.default.svc.cluster.local", DnsRule::answer({"10.100.0.1"}));
+  FakeApiServer server(apiserver_options());
+  server.set_service("kube-system", "kube-dns", {"127.0.0.1"},
+                     {{"dns", dns.port(), "UDP"}, {"dns-tcp", dns.port(), "TCP"}});
+  const auto path = dir_ / "dns.yaml";
+  std::ofstream(path) << "interval: 1s\ntimeout: 500ms\nlisten: 127.0.0.1:" << listen_
+                      << "\nkubernetes:\n  api_server: " << server.url()
+                      << "\n  token_file: " << (dir_ / "token").string()
+                      << "\n  ca_file: " << (dir_ / "ca.crt").string()
+                      << "\ntargets:\n  - name: kube-dns\n    type: dns\n"
+                         "    query: kubernetes.default.svc.cluster.local.\n    discover:\n"
+                         "      service: kube-system/kube-dns\n      addresses: cluster_ip\n";
+  ChildProcess daemon({kBinary, "run", "--config", path.string()});
+  // Every UDP port the Service publishes, the server "IP:port" as the endpoint.
+  const std::string series =
+      "reachprobe_probe_success{endpoint=\"127.0.0.1:" + std::to_string(dns.port()) +
+      "\",target=\"kube-dns\",type=\"dns\"}";
+  ASSERT_TRUE(wait_until([&] { return sample(metrics(), series) == 1.0; }, 10s))
+      << daemon.stderr_text() << metrics();
+  EXPECT_GE(dns.query_count("kubernetes.default.svc.cluster.local"), 1);
+  EXPECT_EQ(sample(metrics(), "reachprobe_discovery_up{source=\"services/kube-system/kube-dns\"}"),
+            1.0);
 }
 
 }  // namespace

@@ -50,8 +50,8 @@ TEST(ExpandDiscovered, EveryTcpPortOfReadyAddressesByDefault) {
   EXPECT_EQ(labels(endpoints), (std::vector<std::string>{"10.0.1.5:9093", "10.0.1.5:9094"}));
   EXPECT_EQ(endpoints[0].host, "10.0.1.5");
   EXPECT_EQ(endpoints[0].port, 9093);
-  EXPECT_EQ(endpoints[0].peer_node, "node-a");
-  EXPECT_EQ(endpoints[0].peer_zone, "zone-a");
+  EXPECT_EQ(endpoints[0].peer_node(), "node-a");
+  EXPECT_EQ(endpoints[0].peer_zone(), "zone-a");
 }
 
 TEST(ExpandDiscovered, PortByNameByNumberOrTheTargetsPorts) {
@@ -80,8 +80,8 @@ TEST(ExpandDiscovered, DnsTargetsTakeUdpPortsAndNotReadyOnesWhenAsked) {
   t->discover->include_not_ready = true;
   auto endpoints = expand_discovered(t, two_pods(), "");
   EXPECT_EQ(labels(endpoints), (std::vector<std::string>{"10.0.1.5:9094", "10.0.2.6:9094"}));
-  EXPECT_EQ(endpoints[1].peer_node, "node-b");
-  EXPECT_EQ(endpoints[1].peer_zone, "");
+  EXPECT_EQ(endpoints[1].peer_node(), "node-b");
+  EXPECT_EQ(endpoints[1].peer_zone(), "");
 }
 
 TEST(ExpandDiscovered, ExcludeSelfSkipsThisNodesEndpoint) {

@@ -234,6 +234,7 @@ struct FakeApiServer::Server {
   std::size_t lists_served = 0;
   std::size_t watches_served = 0;
   std::uint16_t port = 0;
+  bool refusing = false;  // on the io thread only
   // On the io thread only: what wakes the open watches.
   std::vector<std::weak_ptr<asio::steady_timer>> wakers;
 
@@ -506,7 +507,15 @@ struct FakeApiServer::Server {
       tcp::socket socket =
           co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
-      if (!ec) asio::co_spawn(io, serve(std::move(socket)), asio::detached);
+      if (ec) continue;
+      if (refusing) {
+        // Down: every connection is reset at once. The port stays bound, so that nothing
+        // else (not even a client's own ephemeral port, connecting to itself) can take it.
+        socket.set_option(asio::socket_base::linger(true, 0), ec);
+        socket.close(ec);
+        continue;
+      }
+      asio::co_spawn(io, serve(std::move(socket)), asio::detached);
     }
   }
 
@@ -816,8 +825,7 @@ void FakeApiServer::fail_with(int status) {
 
 void FakeApiServer::stop_serving() {
   on_server_thread(server_->io, [server = server_] {
-    boost::system::error_code ignored;
-    server->acceptor->close(ignored);
+    server->refusing = true;
     {
       std::lock_guard lock(server->mutex);
       ++server->generation;
@@ -828,13 +836,7 @@ void FakeApiServer::stop_serving() {
 
 void FakeApiServer::resume() {
   on_server_thread(server_->io, [server = server_] {
-    server->acceptor.emplace(server->io);
-    const tcp::endpoint at(asio::ip::make_address(server->options.listen_address), server->port);
-    server->acceptor->open(at.protocol());
-    server->acceptor->set_option(asio::socket_base::reuse_address(true));
-    server->acceptor->bind(at);
-    server->acceptor->listen();
-    asio::co_spawn(server->io, server->accept_loop(), asio::detached);
+    server->refusing = false;
   });
 }
 

@@ -110,8 +110,8 @@ class FakeApiServer {
   void inject(std::string bytes, bool then_close = false);
   // Lists and watches answer `status` with a Status body (0: serve again).
   void fail_with(int status);
-  // Closes the listener and every connection (the API server is down); resume() listens
-  // on the same port again.
+  // The API server is down: every open connection is closed, every new one reset at once
+  // (the port stays bound); resume() serves again.
   void stop_serving();
   void resume();
 
