@@ -2,8 +2,8 @@
 # Builds and runs the tests under sanitizers: `address` (ASan + UBSan, with LeakSanitizer)
 # and `thread` (TSan: the daemon runs its event loop and a metrics-rendering thread, the
 # tests run servers on threads). Usage: scripts/sanitize.sh [address|thread]...
-# Each sanitizer builds and runs the tests that matter under it (README "Tests in CI");
-# SANITIZE_ALL_TESTS=1 builds and runs the whole suite under each instead.
+# Each sanitizer builds and runs the tests that matter under it (README "What runs where
+# in CI"); SANITIZE_ALL_TESTS=1 builds and runs the whole suite under each instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -32,7 +32,9 @@ for kind in "${kinds[@]}"; do
   esac
   if [[ "${SANITIZE_ALL_TESTS:-0}" == 1 ]]; then matching='' skipping=''; fi
   dir="build-$kind"
+  # -U: a build directory of this script's earlier versions has the flags in its cache.
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DREACHPROBE_WERROR=ON \
+    -UCMAKE_CXX_FLAGS -UCMAKE_EXE_LINKER_FLAGS \
     -DREACHPROBE_SANITIZER="$kind" \
     -DREACHPROBE_TESTS_MATCHING="$matching" -DREACHPROBE_TESTS_SKIPPING="$skipping" "${launcher[@]}" >/dev/null
   # Only what the tests run: no benchmark programs.
