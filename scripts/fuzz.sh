@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 ./scripts/install-deps.sh
+launcher=()
+if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DREACHPROBE_FUZZ=ON >/dev/null
+  -DREACHPROBE_FUZZ=ON -DREACHPROBE_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build build-fuzz --parallel "$(nproc)"
 for name in config env_expand dns_message http_request http_response watch_stream; do
   scratch="$(mktemp -d)"

@@ -107,7 +107,9 @@ TestCertificate TestPki::issue(const std::vector<std::string>& names,
   for (const auto& n : names) {
     boost::system::error_code ec;
     boost::asio::ip::make_address(n, ec);
-    alt += (alt.empty() ? "" : ",") + std::string(ec ? "DNS:" : "IP:") + n;
+    if (!alt.empty()) alt += ',';
+    alt += ec ? "DNS:" : "IP:";
+    alt += n;
   }
   add_extension(cert, key_->cert, NID_subject_alt_name, alt);
   add_extension(cert, key_->cert, NID_basic_constraints, "critical,CA:FALSE");
