@@ -14,6 +14,7 @@
 
 #include "probe/config/env_expand.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/fake_imds.hpp"
 #include "tests/support/rbac_policy.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -49,7 +50,10 @@ std::vector<std::string> cluster_env() {
 
 TEST(EksConfig, ValidatesWithTheEnvironmentTheDaemonSetGives) {
   auto env = cluster_env();
-  ASSERT_GE(env.size(), 4u);
+  ASSERT_GE(env.size(), 3u);
+  // The region is the node's, from IMDS (a stand-in on loopback).
+  FakeImds imds;
+  env.push_back(imds.environment());
   // And from the downward API, which the inbound and kubelet targets need.
   env.insert(env.end(), {"POD_NAMESPACE=reachprobe", "POD_NAME=reachprobe-x7k2p", "POD_IP=10.0.1.5",
                          "NODE_NAME=ip-10-0-1-5"});
@@ -66,8 +70,8 @@ TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {
   argv.insert(argv.end(), {kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"});
   auto r = run_command(argv, 30s);
   EXPECT_EQ(r.exit_code, 2);
-  // What cannot be discovered: the region (cluster.env) and the pod's own namespace
-  // (downward API).
+  // What cannot be discovered: the region (IMDS is out of reach here: the suite's closed
+  // endpoint) and the pod's own namespace (downward API).
   for (const char* var : {"AWS_REGION", "POD_NAMESPACE"}) {
     EXPECT_NE(r.err.find(std::string("environment variable ") + var + " is not set"),
               std::string::npos)
@@ -85,8 +89,9 @@ TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {
 TEST(EksConfig, ClusterEnvHoldsOnlyWhatCannotBeDiscovered) {
   std::set<std::string> keys;
   for (const auto& kv : cluster_env()) keys.insert(kv.substr(0, kv.find('=')));
-  EXPECT_EQ(keys, (std::set<std::string>{"AWS_REGION", "ALERTMANAGER_NAMESPACE",
-                                         "ALERTMANAGER_SERVICE", "CLUSTER_DOMAIN"}));
+  // Not even the region: it is the node's, from IMDS.
+  EXPECT_EQ(keys, (std::set<std::string>{"ALERTMANAGER_NAMESPACE", "ALERTMANAGER_SERVICE",
+                                         "CLUSTER_DOMAIN"}));
   // The DaemonSet leaves the interval to the config's default: the test knobs stay unset.
   const auto ds = read_file(kSourceDir + "/deploy/base/daemonset.yaml");
   EXPECT_EQ(ds.find("name: REACHPROBE_INTERVAL"), std::string::npos);

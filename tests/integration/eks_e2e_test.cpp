@@ -43,6 +43,7 @@
 #include "tests/support/dnsmasq.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
+#include "tests/support/fake_imds.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/rbac_policy.hpp"
@@ -59,7 +60,7 @@ namespace fs = std::filesystem;
 
 const std::string kBinary = REACHPROBE_BINARY;
 const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
-const std::string kStsName = "sts.ap-southeast-1.amazonaws.com";  // cluster.env's region
+const std::string kStsName = "sts.ap-southeast-1.amazonaws.com";  // the region IMDS names
 const std::string kToken = "reachprobe-service-account-token";
 constexpr auto kInterval = 2s;  // REACHPROBE_INTERVAL of the `run` tests
 
@@ -178,6 +179,14 @@ class TlsServerInHost {
   std::unique_ptr<ChildProcess> process_;
 };
 
+// node-a's instance metadata: the cluster's region, which no file of deploy/ names.
+FakeImdsOptions node_a_placement() {
+  FakeImdsOptions o;
+  o.region = "ap-southeast-1";
+  o.availability_zone = "ap-southeast-1a";
+  return o;
+}
+
 // The simulated cluster. node-a is this namespace; every other machine is a host.
 class SimulatedEks {
  public:
@@ -231,6 +240,8 @@ class SimulatedEks {
     for (const auto& [name, field] : shipped.field_env) env.push_back(name + "=" + refs.at(field));
     env.push_back("KUBERNETES_SERVICE_HOST=" + apiserver_host_.address());
     env.push_back("KUBERNETES_SERVICE_PORT=" + std::to_string(apiserver_port_));
+    // The node's instance metadata: cluster.env sets no region, the STS name takes IMDS's.
+    env.push_back(imds_.environment());
     env.insert(env.end(), extra.begin(), extra.end());
     return env;
   }
@@ -314,6 +325,7 @@ class SimulatedEks {
   std::unique_ptr<KubeletStandIn> kubelet_;
   std::unique_ptr<FakeApiServer> apiserver_;
   std::uint16_t apiserver_port_ = 0;
+  FakeImds imds_{node_a_placement()};
 };
 
 // ---- the stand-in API server's objects and RBAC (FakeApiServer's interface) ----
