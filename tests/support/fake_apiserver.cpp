@@ -477,6 +477,15 @@ struct FakeApiServer::Server {
         last_chunk = true;
         break;
       }
+      {
+        // A change made while the chunk above was being written woke no one (its wake found
+        // no wait to cancel): look again before waiting, or that event waits for the next.
+        std::lock_guard guard(mutex);
+        const bool pending = generation != generation_at_start || *peer_gone ||
+                             injected < injections.size() ||
+                             (!history.empty() && history.back().resource_version > cursor);
+        if (pending) continue;
+      }
       timer->expires_at(end);
       co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -835,9 +844,7 @@ void FakeApiServer::stop_serving() {
 }
 
 void FakeApiServer::resume() {
-  on_server_thread(server_->io, [server = server_] {
-    server->refusing = false;
-  });
+  on_server_thread(server_->io, [server = server_] { server->refusing = false; });
 }
 
 std::size_t FakeApiServer::open_watches() const {
