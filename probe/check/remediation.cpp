@@ -423,22 +423,17 @@ std::string render_terraform(const RemediationPlan& plan) {
   out += "\n# With terraform-aws-modules/eks: add these entries to the arguments of your\n";
   out += "# module block (merge with entries you already have).\n";
   out += "module \"eks\" {\n";
-  if (!node_rules.empty()) {
-    out += "  node_security_group_additional_rules = {\n";
-    for (std::size_t i = 0; i < node_rules.size(); ++i) {
+  const auto module_argument = [&](std::string_view argument, const auto& rules) {
+    if (rules.empty()) return;
+    out += fmt::format("  {} = {{\n", argument);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
       if (i) out += "\n";
-      out += module_entry(*node_rules[i]);
+      out += module_entry(*rules[i]);
     }
     out += "  }\n";
-  }
-  if (!cluster_rules.empty()) {
-    out += "  cluster_security_group_additional_rules = {\n";
-    for (std::size_t i = 0; i < cluster_rules.size(); ++i) {
-      if (i) out += "\n";
-      out += module_entry(*cluster_rules[i]);
-    }
-    out += "  }\n";
-  }
+  };
+  module_argument("node_security_group_additional_rules", node_rules);
+  module_argument("cluster_security_group_additional_rules", cluster_rules);
   out += "}\n";
 
   out += "\n# Without the module: the same rules on this node's security groups.\n";
