@@ -282,6 +282,19 @@ struct FakeApiServer::Server {
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 
+  // The header of a 200 JSON answer whose body follows in chunks (lists and watches).
+  static asio::awaitable<bool> write_chunked_header(Stream& stream) {
+    http::response<http::empty_body> header{http::status::ok, 11};
+    header.set(http::field::content_type, "application/json");
+    header.chunked(true);
+    header.keep_alive(false);
+    http::response_serializer<http::empty_body> serializer{header};
+    boost::system::error_code ec;
+    co_await http::async_write_header(stream, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
   // Writes `data` as chunks of at most 1 MiB.
   static asio::awaitable<bool> write_chunks(Stream& stream, std::string_view data) {
     while (!data.empty()) {
@@ -352,18 +365,11 @@ struct FakeApiServer::Server {
       body += "]}";
       lock.unlock();
       // Chunked, in two pieces, as a large list would come.
-      http::response<http::empty_body> header{http::status::ok, 11};
-      header.set(http::field::content_type, "application/json");
-      header.chunked(true);
-      header.keep_alive(false);
-      http::response_serializer<http::empty_body> serializer{header};
-      boost::system::error_code ec;
-      co_await http::async_write_header(stream, serializer,
-                                        asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;
+      if (!co_await write_chunked_header(stream)) co_return;
       const std::string_view all = body;
       if (!co_await write_chunks(stream, all.substr(0, all.size() / 2))) co_return;
       if (!co_await write_chunks(stream, all.substr(all.size() / 2))) co_return;
+      boost::system::error_code ec;
       co_await asio::async_write(stream, http::make_chunk_last(),
                                  asio::redirect_error(asio::use_awaitable, ec));
       beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -421,15 +427,8 @@ struct FakeApiServer::Server {
     auto timer = std::make_shared<asio::steady_timer>(io);
     wakers.push_back(timer);
 
-    http::response<http::empty_body> header{http::status::ok, 11};
-    header.set(http::field::content_type, "application/json");
-    header.chunked(true);
-    header.keep_alive(false);
-    http::response_serializer<http::empty_body> serializer{header};
+    if (!co_await write_chunked_header(stream)) co_return;
     boost::system::error_code ec;
-    co_await http::async_write_header(stream, serializer,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
     // A client that goes away is noticed by a read, as a real server notices it: the watch
     // ends then, not at its timeout. The read must be over before the stream goes.
     auto peer_gone = std::make_shared<bool>(false);
