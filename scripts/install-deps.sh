@@ -3,12 +3,20 @@
 # missing packages are installed, so a ready machine does no network traffic at all.
 set -euo pipefail
 
+# REACHPROBE_DEPS=daemon: only what building the daemon needs (deploy/Dockerfile's build
+# stage); default: everything the tests, benchmarks and scripts use too.
+# REACHPROBE_CROSS=arm64 adds the aarch64 cross compiler and the user-mode emulator
+# (scripts/image-arm64.sh); the arm64 libraries come as a sysroot, not as :arm64 packages.
+deps="${REACHPROBE_DEPS:-all}"
 # Boost: headers only (Asio, Beast, property_tree). libboost-all-dev would add MPI, Python
 # and Fortran packages (some 370 MB) that nothing here links: minutes on a fresh CI machine.
 packages=(
-  build-essential cmake ninja-build pkg-config ccache
+  build-essential cmake ninja-build pkg-config
   libboost-dev libc-ares-dev prometheus-cpp-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev
+)
+if [[ "$deps" != daemon ]]; then packages+=(
+  ccache libgtest-dev libgmock-dev libbenchmark-dev
   # test tools: promtool, a real DNS server, network namespaces and firewall rules, curl
   prometheus dnsmasq-base nftables iproute2 curl openssl
   # benchmarks (scripts/bench.sh and its ctest smoke): the harness, the peer it is compared
@@ -16,10 +24,20 @@ packages=(
   python3 prometheus-blackbox-exporter strace
   # scripts/fuzz.sh (libFuzzer comes with clang) and scripts/tidy.sh
   clang clang-tidy
+  # scripts/image.sh and the image tests: podman with buildah, runc (crun refuses hosts
+  # with hybrid cgroups), mmdebstrap for a base image made of Debian packages
+  podman buildah runc mmdebstrap
 )
+fi
+case "${REACHPROBE_CROSS:-}" in
+  "") ;;
+  arm64) packages+=(crossbuild-essential-arm64 qemu-user-static arch-test mmdebstrap) ;;
+  *) echo "REACHPROBE_CROSS: arm64 or empty, not '${REACHPROBE_CROSS}'" >&2; exit 2 ;;
+esac
 # The deploy/ checks' tools (node, the npm packages of deploy/tools, kubectl), unless
-# REACHPROBE_DEPLOY_TOOLS=0 (deploy/Dockerfile's build stage needs none of them).
+# REACHPROBE_DEPLOY_TOOLS=0 or REACHPROBE_DEPS=daemon.
 deploy_tools="${REACHPROBE_DEPLOY_TOOLS:-1}"
+if [[ "$deps" == daemon ]]; then deploy_tools=0; fi
 if [[ "$deploy_tools" != 0 ]]; then packages+=(nodejs); fi
 
 missing=()
