@@ -46,6 +46,7 @@
 #include "tests/support/fake_imds.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/podman.hpp"
 #include "tests/support/rbac_policy.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
@@ -221,6 +222,8 @@ class SimulatedEks {
   const TestHost& apiserver_host() const { return apiserver_host_; }
   const TestHost& eni_b() const { return eni_b_; }
   FakeApiServer& apiserver() { return *apiserver_; }
+  // The cluster's CA: it signed the API server's and the STS stand-in's certificates.
+  const TestPki& pki() const { return pki_; }
   // The API server is down: its listener and every connection closed.
   void stop_apiserver() { apiserver_->stop_serving(); }
 
@@ -701,6 +704,126 @@ TEST_F(EksE2eTest, TheDaemonFollowsTheControlPlaneEnisAndKeepsThemWhenTheApiServ
   EXPECT_EQ(failing_lines, 1u) << log;
   std::cout << "[eks-e2e] daemon log (tail):\n"
             << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+}
+
+// The healthy cluster again, with reachprobe run from THE IMAGE as the DaemonSet runs it:
+// the node's network (hostNetwork: the e2e's node-a is this network namespace, so `podman
+// run --network host`), the DaemonSet's securityContext read from the shipped manifests
+// (user, read-only root file system, capabilities, privilege escalation), the config
+// ConfigMap mounted where the DaemonSet mounts it, the service account where the kubelet
+// mounts it, the pod's resolv.conf. The STS stand-in's CA enters the trust store as a user
+// adds a private CA: an image derived FROM the image with update-ca-certificates; no
+// reachprobe option names it.
+class EksE2eInImageTest : public EksE2eTest {
+ protected:
+  void SetUp() override {
+    if (auto why = image_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+    EksE2eTest::SetUp();
+  }
+};
+
+// The DaemonSet of `rendered` as `podman run` options: everything its pod spec says about
+// the container's user, privileges, network and config mount (an option this cannot
+// translate is a test failure, not something silently left out).
+struct DaemonSetContainer {
+  ContainerRun run;
+  std::string config_mount;  // where the config ConfigMap is mounted
+};
+DaemonSetContainer daemonset_container(const std::string& rendered) {
+  YAML::Node pod;
+  for (const auto& doc : YAML::LoadAll(rendered)) {
+    if (doc.IsMap() && doc["kind"].as<std::string>() == "DaemonSet") {
+      pod = doc["spec"]["template"]["spec"];
+    }
+  }
+  if (!pod) throw std::runtime_error("no DaemonSet in the manifests");
+  DaemonSetContainer out;
+  auto& run = out.run;
+  if (!pod["hostNetwork"].as<bool>(false)) throw std::runtime_error("the DaemonSet: no hostNetwork");
+  run.network = "host";
+  const auto pod_security = pod["securityContext"];
+  const auto container = pod["containers"][0];
+  const auto security = container["securityContext"];
+  auto field = [&](const char* name) {
+    return security[name] ? security[name] : pod_security[name];
+  };
+  if (!field("runAsUser") || !field("runAsGroup")) {
+    throw std::runtime_error("the DaemonSet names no runAsUser/runAsGroup");
+  }
+  run.user = field("runAsUser").as<std::string>() + ":" + field("runAsGroup").as<std::string>();
+  run.read_only = security["readOnlyRootFilesystem"].as<bool>(false);
+  run.no_new_privileges = !security["allowPrivilegeEscalation"].as<bool>(true);
+  if (security["privileged"].as<bool>(false)) throw std::runtime_error("privileged");
+  if (security["capabilities"]["add"]) throw std::runtime_error("capabilities.add");
+  for (const auto& cap : security["capabilities"]["drop"]) run.cap_drop.push_back(cap.as<std::string>());
+  std::string config_volume;
+  for (const auto& volume : pod["volumes"]) {
+    if (volume["configMap"]) config_volume = volume["name"].as<std::string>();
+  }
+  for (const auto& mount : container["volumeMounts"]) {
+    if (mount["name"].as<std::string>() == config_volume) {
+      out.config_mount = mount["mountPath"].as<std::string>();
+    }
+  }
+  if (out.config_mount.empty()) throw std::runtime_error("the config ConfigMap is not mounted");
+  return out;
+}
+
+TEST_F(EksE2eInImageTest, TheImageFindsNothingFailingOnAHealthyCluster) {
+  const auto& s = shipped_;
+  start_cluster(s.rendered);
+  auto container = daemonset_container(s.rendered);
+  // The securityContext the DaemonSet ships (what this test then runs with).
+  EXPECT_EQ(container.run.user, "65532:65532");
+  EXPECT_TRUE(container.run.read_only);
+  EXPECT_EQ(container.run.cap_drop, std::vector<std::string>{"ALL"});
+  EXPECT_TRUE(container.run.no_new_privileges);
+
+  // A user's private CA, added the Debian way in an image FROM the shipped one.
+  const fs::path context = dir_ / "derived-image";
+  fs::create_directories(context);
+  write_file(context / "private-ca.crt", cluster_->pki().ca_pem());
+  DerivedImage image(test_image(), context,
+                     {"USER root", "COPY private-ca.crt /usr/local/share/ca-certificates/",
+                      "RUN update-ca-certificates", "USER 65532:65532"});
+
+  // What the kubelet mounts: the ConfigMap's files, the service account, resolv.conf.
+  const fs::path config_dir = dir_ / "configmap";
+  const fs::path account = dir_ / "serviceaccount";
+  fs::create_directories(config_dir);
+  fs::create_directories(account);
+  write_file(config_dir / "config.yaml", s.config);
+  write_file(account / "token", kToken + "\n");
+  write_file(account / "ca.crt", cluster_->pki().ca_pem());
+  write_file(dir_ / "pod-resolv.conf", "nameserver " + cluster_->kube_dns_ip() +
+                                           "\nsearch reachprobe.svc.cluster.local "
+                                           "svc.cluster.local cluster.local\noptions ndots:5\n");
+  auto run = container.run;
+  run.image = image.name();
+  run.mounts = {{config_dir, container.config_mount},
+                {account, "/var/run/secrets/kubernetes.io/serviceaccount"},
+                {dir_ / "pod-resolv.conf", "/etc/resolv.conf"}};
+  run.env = cluster_->pod_env(s, {"REACHPROBE_TEST_SUITE=1"});
+  std::string config_arg;
+  for (const auto& a : s.args) {
+    if (a.starts_with("--config=")) config_arg = a.substr(std::string("--config=").size());
+  }
+  ASSERT_EQ(config_arg, container.config_mount + "/config.yaml");
+  run.args = {"check", "--config", config_arg, "--format", "json"};
+
+  auto json = run_container(run, 120s);
+  ASSERT_EQ(json.exit_code, 0) << json.out << json.err;
+  const auto rows = rows_of(json.out);
+  std::set<std::pair<std::string, std::string>> seen;
+  std::vector<std::string> failing;
+  for (const auto& [key, row] : rows) {
+    seen.insert(key);
+    if (row.result != "ok") failing.push_back(key.first + " " + key.second + " " + row.result);
+  }
+  EXPECT_EQ(failing, std::vector<std::string>{}) << describe(rows);
+  EXPECT_EQ(seen, expected_endpoints(*cluster_)) << describe(rows);
+  std::cout << "[eks-e2e] from the image: " << rows.size() << " endpoints, " << failing.size()
+            << " failing\n";
 }
 
 }  // namespace
