@@ -1,8 +1,9 @@
 // The proof that the SHIPPED manifests work: deploy/base (the Helm chart's rendering with its
 // defaults: its config ConfigMap, its reachprobe-cluster ConfigMap, its DaemonSet's env and
 // args, its Roles), and the chart rendered for a kube-prometheus-stack release named
-// `prometheus`, on a healthy simulated two-node EKS-like cluster, with nothing edited. Hosts are network namespaces on 198.18.0.0/15 (tests/support/netns.hpp); this
-// namespace is node-a, where reachprobe runs, as the DaemonSet's pod would (host network).
+// `prometheus`, on a healthy simulated two-node EKS-like cluster, with nothing edited. Hosts are
+// network namespaces on 198.18.0.0/15 (tests/support/netns.hpp); this namespace is node-a, where
+// reachprobe runs, as the DaemonSet's pod would (host network).
 //
 // What stands in for what:
 // - the API server: FakeApiServer in a host of its own, serving the EndpointSlices and
@@ -203,7 +204,9 @@ class SimulatedEks {
   // names after its release.
   SimulatedEks(const fs::path& dir, RbacPolicy policy,
                std::string alertmanager_service = "kube-prometheus-stack-alertmanager")
-      : dir_(dir), policy_(std::move(policy)), alertmanager_service_(std::move(alertmanager_service)) {
+      : dir_(dir),
+        policy_(std::move(policy)),
+        alertmanager_service_(std::move(alertmanager_service)) {
     // A control plane that serves only 443 on its ENIs (ENI A is the API server's host).
     eni_a_443_ = std::make_unique<ListenerInHost>(apiserver_host_, 443);
     eni_b_443_ = std::make_unique<ListenerInHost>(eni_b_, 443);
@@ -426,8 +429,8 @@ class EksE2eTest : public ::testing::Test {
   }
   // The cluster, its API server enforcing the Roles of `manifests` (the shipped ones unless
   // a test removes some).
-  void start_cluster(const std::string& manifests,
-                     const std::string& alertmanager_service = "kube-prometheus-stack-alertmanager") {
+  void start_cluster(const std::string& manifests, const std::string& alertmanager_service =
+                                                       "kube-prometheus-stack-alertmanager") {
     cluster_ = std::make_unique<SimulatedEks>(
         dir_.path(), RbacPolicy::from_manifests(manifests, "reachprobe", "reachprobe"),
         alertmanager_service);
@@ -506,7 +509,8 @@ void EksE2eTest::expect_healthy(const Shipped& s, const std::string& alertmanage
     EXPECT_NE(all.find(list), std::string::npos) << list << "\n" << all;
   }
   const auto alertmanager =
-      "/api/v1/namespaces/monitoring/services?fieldSelector=metadata.name%3D" + alertmanager_service;
+      "/api/v1/namespaces/monitoring/services?fieldSelector=metadata.name%3D" +
+      alertmanager_service;
   EXPECT_NE(all.find(alertmanager), std::string::npos) << alertmanager << "\n" << all;
 }
 
@@ -520,16 +524,15 @@ TEST_F(EksE2eTest, TheShippedConfigFindsNothingFailingOnAHealthyCluster) {
 // chart rendered with that one value (and the kube-prometheus-stack values file) finds it.
 TEST_F(EksE2eTest, TheChartForReleasePrometheusFindsNothingFailingOnAHealthyCluster) {
   if (helm_path(kSourceDir).empty()) GTEST_SKIP() << "no helm (scripts/install-deps.sh)";
-  auto r = helm_template(kSourceDir,
-                         {"-f", kSourceDir + "/deploy/helm/values-kube-prometheus-stack.yaml",
-                          "--set", "kubePrometheusStack.release=prometheus"});
+  auto r = helm_template(
+      kSourceDir, {"-f", kSourceDir + "/deploy/helm/values-kube-prometheus-stack.yaml", "--set",
+                   "kubePrometheusStack.release=prometheus"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto s = shipped_from(r.out);
   write_file(dir_ / "config.yaml", s.config);
   start_cluster(s.rendered, "prometheus-kube-prometheus-alertmanager");
   expect_healthy(s, "prometheus-kube-prometheus-alertmanager");
 }
-
 
 // The API server enforces the Roles: without the kube-system Role of deploy/base, the
 // CoreDNS sources are forbidden, and `check` says what the Role lacks. (The proof that

@@ -13,9 +13,9 @@ std::string helm_path(const std::string& source_dir) {
 }
 
 CommandResult helm_template(const std::string& source_dir, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {helm_path(source_dir), "template", "reachprobe",
-                                   source_dir + "/deploy/helm/reachprobe", "--namespace",
-                                   "reachprobe"};
+  std::vector<std::string> argv = {helm_path(source_dir), "template",
+                                   "reachprobe",          source_dir + "/deploy/helm/reachprobe",
+                                   "--namespace",         "reachprobe"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, std::chrono::seconds(60));
 }
@@ -37,7 +37,7 @@ YAML::Node Manifests::find(const std::string& kind, const std::string& name,
     }
     return doc;
   }
-  return YAML::Node();
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 std::vector<YAML::Node> Manifests::of_kind(const std::string& kind) const {

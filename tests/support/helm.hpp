@@ -20,7 +20,8 @@ CommandResult helm_template(const std::string& source_dir, const std::vector<std
 class Manifests {
  public:
   explicit Manifests(const std::string& yaml);
-  // The object of that kind and name (and namespace, unless empty); a null node if none.
+  // The object of that kind and name (and namespace, unless empty); an undefined node
+  // (false as a bool) if none.
   YAML::Node find(const std::string& kind, const std::string& name,
                   const std::string& namespace_name = "") const;
   std::vector<YAML::Node> of_kind(const std::string& kind) const;
