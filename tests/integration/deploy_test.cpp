@@ -148,7 +148,7 @@ TEST(Deploy, DaemonSetHasWhatANodeAgentNeeds) {
   }
 }
 
-TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
+TEST(Deploy, KustomizationsAndTheChartRenderAndValidateAgainstTheSchemas) {
   auto r = run_command({kSourceDir + "/deploy/validate-manifests.sh"}, 120s);
   if (r.exit_code == 77) GTEST_SKIP() << r.err;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -168,6 +168,13 @@ TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
                                                                                    << r.out;
   }
   EXPECT_EQ(r.out.find("ClusterRole"), std::string::npos) << r.out;
+  // The chart itself, rendered by helm with its defaults and the kube-prometheus-stack values.
+  EXPECT_NE(r.out.find("== helm template deploy/helm/reachprobe\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("== helm template deploy/helm/reachprobe -f "
+                       "deploy/helm/values-kube-prometheus-stack.yaml\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
 }
 
 TEST(Deploy, TheSchemaValidatorRejectsWrongTypesAndUnknownFields) {
