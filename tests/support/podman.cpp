@@ -85,7 +85,9 @@ DerivedImage::DerivedImage(const std::string& base, const std::filesystem::path&
   file << "FROM " << base << "\n";
   for (const auto& line : lines) file << line << "\n";
   file.close();
-  auto r = run_command(podman({"build", "--pull=never", "--network", "none", "--isolation",
+  // chroot isolation (what builds here) takes no network but the host's; the lines need
+  // none.
+  auto r = run_command(podman({"build", "--pull=never", "--network", "host", "--isolation",
                                "chroot", "--layers=false", "-t", name_, "-f",
                                (context / "Containerfile").string(), context.string()}),
                        300s);

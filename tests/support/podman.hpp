@@ -46,7 +46,7 @@ CommandResult run_container(const ContainerRun& run, std::chrono::milliseconds l
 void remove_container(const std::string& name);
 
 // An image FROM `base` with the Containerfile lines `lines`, built from `context` (the files
-// those lines COPY) with no network; removed on destruction.
+// those lines COPY); removed on destruction.
 class DerivedImage {
  public:
   DerivedImage(const std::string& base, const std::filesystem::path& context,
