@@ -193,7 +193,7 @@ std::string finding_hint(const Endpoint& endpoint, const ProbeResult& result) {
       const std::string name = named ? endpoint.backends->service : "NAME";
       return fmt::format(
           "Service {}/{} has no ready endpoints: kube-proxy rejects connections to its "
-          "ClusterIP, so no firewall or security group is involved. Check the pods behind it: "
+          "ClusterIP: no firewall is involved, nor a missing listener. Check the pods behind it: "
           "`kubectl get endpointslices -n {} -l kubernetes.io/service-name={}`, their "
           "readiness probes, the Service's selector",
           ns, name, ns, name);

@@ -170,11 +170,10 @@ std::set<Request> requests_of(const std::vector<Source>& sources, const std::str
   std::set<Request> used;
   for (const auto& s : sources) {
     for (const char* verb : {"list", "watch"}) {
-      if (s.addresses == "cluster_ip") {
-        used.insert({verb, "services", s.namespace_name, s.name});
-      } else {
-        used.insert({verb, "endpointslices.discovery.k8s.io", s.namespace_name, ""});
-      }
+      // A ClusterIP target reads the Service and, to tell kube-proxy's reject of a Service
+      // without ready endpoints from a missing listener, its EndpointSlices.
+      if (s.addresses == "cluster_ip") used.insert({verb, "services", s.namespace_name, s.name});
+      used.insert({verb, "endpointslices.discovery.k8s.io", s.namespace_name, ""});
     }
   }
   // inbound and kubelet targets.
