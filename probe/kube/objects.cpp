@@ -169,7 +169,9 @@ SourceKey source_of(const Target& target) {
 }
 
 std::optional<SourceKey> backends_source_of(const Target& target) {
-  if (!target.discover || target.discover->addresses != DiscoverAddresses::ClusterIp) {
+  // Only connects are refused by kube-proxy's reject; a dns probe's refusal is the server's.
+  if (!target.discover || target.discover->addresses != DiscoverAddresses::ClusterIp ||
+      (target.type != ProbeType::Tcp && target.type != ProbeType::Tls)) {
     return std::nullopt;
   }
   return SourceKey{Resource::EndpointSlices, target.discover->namespace_name,

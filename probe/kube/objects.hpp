@@ -37,8 +37,9 @@ struct SourceKey {
 };
 
 SourceKey source_of(const Target& target);  // target.discover must be set
-// The EndpointSlices of the Service behind a ClusterIP target (how many ready endpoints it
-// has, which tells kube-proxy's reject from a missing listener); nullopt for other targets.
+// The EndpointSlices of the Service behind a tcp or tls ClusterIP target (how many ready
+// endpoints it has, which tells kube-proxy's reject from a missing listener); nullopt for
+// other targets.
 std::optional<SourceKey> backends_source_of(const Target& target);
 
 struct DiscoveredAddress {
