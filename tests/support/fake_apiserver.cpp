@@ -61,6 +61,47 @@ std::string go_dial_error(const boost::system::error_code& ec, bool timed_out) {
   return "connect: " + ec.message();
 }
 
+// Go's net/http transport error text for a connection that was set up and then gave no
+// HTTP answer (what the pod proxy puts after "error trying to reach service: ").
+std::string go_read_error(const boost::system::error_code& ec, const tcp::socket& socket,
+                          const beast::flat_buffer& received) {
+  const std::string bytes(static_cast<const char*>(received.data().data()), received.data().size());
+  const bool not_http = !bytes.empty() && !std::string_view("HTTP/").starts_with(bytes.substr(
+                                              0, std::min<std::size_t>(5, bytes.size())));
+  if (!not_http && (ec == http::error::end_of_stream || ec == asio::error::eof ||
+                    ec == http::error::partial_message)) {
+    return bytes.empty() ? "EOF" : "unexpected EOF";
+  }
+  if (ec == asio::error::connection_reset) {
+    boost::system::error_code ignored;
+    const auto local = socket.local_endpoint(ignored);
+    const auto remote = socket.remote_endpoint(ignored);
+    return "read tcp " + local.address().to_string() + ":" + std::to_string(local.port()) + "->" +
+           remote.address().to_string() + ":" + std::to_string(remote.port()) +
+           ": read: connection reset by peer";
+  }
+  if (not_http || ec.category() == boost::system::error_code(http::error::bad_version).category()) {
+    // Go quotes the first line it could not read as a status line (%q).
+    std::string quoted = "\"";
+    for (unsigned char c : bytes.substr(0, bytes.find('\n'))) {
+      if (c == '"' || c == '\\') {
+        quoted += '\\';
+        quoted += static_cast<char>(c);
+      } else if (c >= 0x20 && c < 0x7f) {
+        quoted += static_cast<char>(c);
+      } else {
+        static constexpr char kHex[] = "0123456789abcdef";
+        quoted += "\\x";
+        quoted += kHex[c >> 4];
+        quoted += kHex[c & 15];
+      }
+    }
+    return "net/http: HTTP/1.x transport connection broken: malformed HTTP response " + quoted +
+           "\"";
+  }
+  return ec.message();
+}
+
 // /api/v1/namespaces/NS/pods/POD:PORT/proxy/PATH or /api/v1/namespaces/NS/pods/POD/log[?..].
 // Parsed by hand: std::regex on two threads trips a known benign race in libstdc++'s
 // ctype cache that ThreadSanitizer reports.
@@ -527,20 +568,39 @@ struct FakeApiServer::Server {
     }
   }
 
-  // Connects to ip:port as kube-apiserver's dialer does: one attempt, a dial timeout.
+  // When a request that starts now must be over (request_deadline), if it has one.
+  std::optional<Clock::time_point> request_over() const {
+    if (options.request_deadline.count() <= 0) return std::nullopt;
+    return Clock::now() + options.request_deadline;
+  }
+
+  // Connects to ip:port as kube-apiserver's dialer does: one attempt, a dial timeout (and
+  // the request's deadline, when that comes first).
   asio::awaitable<std::optional<tcp::socket>> dial(const std::string& ip, std::uint16_t port,
+                                                   std::optional<Clock::time_point> over,
                                                    std::string& error) {
+    if (options.dial_allowed && !options.dial_allowed(ip)) {
+      error = "Address is not allowed";
+      co_return std::nullopt;
+    }
     tcp::socket socket(io);
     boost::system::error_code ec;
     bool timed_out = false;
+    auto until = Deadline::after(options.dial_timeout);
+    const bool request_first = over && *over < until.at;
+    if (request_first) until.at = *over;
     {
-      ExpiryGuard guard(io.get_executor(), Deadline::after(options.dial_timeout), [&socket] {
+      ExpiryGuard guard(io.get_executor(), until, [&socket] {
         boost::system::error_code ignored;
         socket.cancel(ignored);
       });
       co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(ip), port),
                                     asio::redirect_error(asio::use_awaitable, ec));
       timed_out = guard.fired();
+    }
+    if (timed_out && request_first) {
+      error = "context deadline exceeded";
+      co_return std::nullopt;
     }
     if (ec || timed_out) {
       error = "dial tcp " + ip + ":" + std::to_string(port) + ": " + go_dial_error(ec, timed_out);
@@ -551,13 +611,17 @@ struct FakeApiServer::Server {
 
   asio::awaitable<Answer> proxy(std::uint16_t port, const std::string& path) {
     std::string error;
-    auto socket = co_await dial(options.pod_ip, port, error);
+    const auto over = request_over();
+    auto socket = co_await dial(options.pod_ip, port, over, error);
     if (!socket) {
       co_return Answer{
           503, status_json(503, "ServiceUnavailable", "error trying to reach service: " + error)};
     }
     beast::tcp_stream stream(std::move(*socket));
-    stream.expires_after(std::chrono::seconds(10));
+    auto headers_until = Clock::now() + options.response_header_timeout;
+    const bool request_first = over && *over < headers_until;
+    if (request_first) headers_until = *over;
+    stream.expires_at(headers_until);
     http::request<http::empty_body> request{http::verb::get, path, 11};
     request.set(http::field::host, options.pod_ip + ":" + std::to_string(port));
     request.set(http::field::connection, "close");
@@ -569,16 +633,26 @@ struct FakeApiServer::Server {
       co_await http::async_read(stream, buffer, response,
                                 asio::redirect_error(asio::use_awaitable, ec));
     }
+    if (ec == beast::error::timeout) {
+      co_return Answer{
+          503,
+          status_json(503, "ServiceUnavailable",
+                      request_first ? "error trying to reach service: context deadline exceeded"
+                                    : "error trying to reach service: net/http: request "
+                                      "canceled (Client.Timeout exceeded while awaiting "
+                                      "headers)")};
+    }
     if (ec) {
       co_return Answer{503, status_json(503, "ServiceUnavailable",
-                                        "error trying to reach service: " + ec.message())};
+                                        "error trying to reach service: " +
+                                            go_read_error(ec, stream.socket(), buffer))};
     }
     co_return Answer{static_cast<int>(response.result_int()), response.body()};
   }
 
   asio::awaitable<Answer> logs() {
     std::string error;
-    auto socket = co_await dial(options.pod_ip, options.kubelet_port, error);
+    auto socket = co_await dial(options.pod_ip, options.kubelet_port, request_over(), error);
     if (!socket) {
       co_return Answer{500,
                        status_json(500, "InternalError",
