@@ -11,11 +11,10 @@
 
 namespace reachprobe::kube {
 
-// The set a source has now, or nullptr before its first list.
-using SetLookup = std::function<const DiscoveredSet*(const SourceKey&)>;
-
-// The sources the targets discover from, each once.
-std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets);
+// The sources the targets discover from, each once; with `lookup`, also the Services (and
+// EndpointSlices) the webhook sources name now (`discover: webhooks`).
+std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets,
+                               const SetLookup& lookup = {});
 
 // The endpoints of one discovered target from its source's set: every address (ready ones
 // unless include_not_ready; not this node's with exclude_self; at most max_connect, chosen
@@ -27,7 +26,9 @@ std::vector<Endpoint> expand_discovered(const std::shared_ptr<const Target>& tar
                                         const DiscoveredSet& set, std::string_view node_name);
 
 // Every endpoint of every target, in config order: literal ones as expand_endpoints() makes
-// them, discovered ones from `lookup` (none while their source has no set).
+// them, discovered ones from `lookup` (none while their source has no set). An inbound
+// target with `discover: webhooks` gets one endpoint per port resolve_inbound_ports()
+// finds, except ports another inbound target lists (one probe per port).
 std::vector<Endpoint> expand_all(const std::vector<std::shared_ptr<const Target>>& targets,
                                  const SetLookup& lookup, std::string_view node_name);
 
