@@ -309,7 +309,17 @@ TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
     EXPECT_NE(r.out.find(std::string("ok   ") + object + "\n"), std::string::npos) << object << "\n"
                                                                                    << r.out;
   }
-  EXPECT_EQ(r.out.find("ClusterRole"), std::string::npos) << r.out;
+  // One ClusterRole: the cluster-scoped webhook configurations and APIServices (and the
+  // Services they name, wherever they are) of webhook-inbound; no other.
+  for (const char* object :
+       {"ClusterRole/reachprobe-webhooks", "ClusterRoleBinding/reachprobe-webhooks"}) {
+    EXPECT_NE(r.out.find(std::string("ok   ") + object + "\n"), std::string::npos) << object;
+  }
+  std::size_t cluster_roles = 0;
+  for (std::size_t at = 0; (at = r.out.find("ok   ClusterRole/", at)) != std::string::npos; ++at) {
+    ++cluster_roles;
+  }
+  EXPECT_EQ(cluster_roles, 1u) << r.out;
 }
 
 TEST(Deploy, TheSchemaValidatorRejectsWrongTypesAndUnknownFields) {
