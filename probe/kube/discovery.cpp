@@ -332,8 +332,8 @@ void Discovery::failed(Source& source, const ApiFailure& failure) {
   if (failure.reason == ErrorReason::NotFound) {
     source.up = true;
     if (source.up_gauge) source.up_gauge->Set(1);
-    if (!source.set) publish(source, DiscoveredSet{});
     set_absent(source, true, failure.message);
+    if (!source.set) publish(source, DiscoveredSet{});
     source.failing = false;
     return;
   }

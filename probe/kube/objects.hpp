@@ -86,7 +86,7 @@ struct DiscoveredPort {
   std::string protocol = "TCP";
   // A Service port's targetPort as written: a number, a container port name, or empty (the
   // same as `port`). Slices have none: their port is already the resolved number.
-  std::string target_port;
+  std::string target_port{};
   bool operator==(const DiscoveredPort&) const = default;
 };
 
@@ -97,7 +97,7 @@ struct ServiceReference {
   std::string namespace_name;
   std::string service;
   std::uint16_t port = 443;  // the API's default when the reference gives none
-  std::string url;           // set instead of the Service for a URL webhook
+  std::string url{};         // set instead of the Service for a URL webhook
   bool operator==(const ServiceReference&) const = default;
 };
 
@@ -107,7 +107,7 @@ struct ServiceReference {
 struct DiscoveredGroup {
   std::vector<DiscoveredAddress> addresses;
   std::vector<DiscoveredPort> ports;
-  std::vector<ServiceReference> references;
+  std::vector<ServiceReference> references{};
   bool operator==(const DiscoveredGroup&) const = default;
 };
 

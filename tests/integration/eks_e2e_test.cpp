@@ -318,7 +318,7 @@ class SimulatedEks {
         false, "aws-load-balancer-webhook",
         {{"vingress.elbv2.k8s.aws", "kube-system", "aws-load-balancer-webhook-service",
           std::nullopt, "/validate-networking-v1-ingress", ""}});
-    api.set_service("kube-system", "aws-load-balancer-webhook-service", {kube_dns_ip()},
+    api.set_service("kube-system", "aws-load-balancer-webhook-service", {"10.100.12.3"},
                     {{"", 443, "TCP", "webhook-server"}});
     api.set_endpoint_slice("kube-system", "aws-load-balancer-webhook-service-k2x9p",
                            "aws-load-balancer-webhook-service",

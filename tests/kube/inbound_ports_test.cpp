@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <sstream>
+
 #include "probe/kube/event_stream.hpp"
 #include "probe/kube/expand.hpp"
 

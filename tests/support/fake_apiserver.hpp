@@ -56,7 +56,7 @@ struct FakePort {
   std::string name;
   std::uint16_t port = 0;
   std::string protocol = "TCP";
-  std::string target_port;  // a Service port's targetPort: a number or a name; empty: none
+  std::string target_port{};  // a Service port's targetPort: a number or a name; empty: none
 };
 
 // One webhook of a Validating- or MutatingWebhookConfiguration: clientConfig.service (no
