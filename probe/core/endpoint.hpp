@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,17 @@ struct InboundConsumer {
 // "MutatingWebhookConfiguration istio-sidecar-injector, APIService v1beta1.metrics.k8s.io".
 std::string describe_consumers(const std::vector<InboundConsumer>& consumers);
 
+// The Service behind a discovered ClusterIP and how many ready endpoints its EndpointSlices
+// had when the endpoint was last expanded: kube-proxy rejects connections to a ClusterIP
+// without one (a TCP RST or ICMP port unreachable, so `refused`), which no listener or
+// security group explains.
+struct ServiceBackends {
+  std::string namespace_name;
+  std::string service;
+  std::size_t ready = 0;
+  bool operator==(const ServiceBackends&) const = default;
+};
+
 // One thing that is probed on its own schedule and has its own series: a host x port of a
 // tcp/tls target, the URL of an http target, the query of a dns target.
 struct Endpoint {
@@ -45,6 +57,9 @@ struct Endpoint {
   // A discovered inbound port's consumers (`discover: webhooks`): what check, hints and
   // remediation name; not labels (one series per port, see docs/discovery.md).
   std::shared_ptr<const std::vector<InboundConsumer>> consumers{};
+  // A ClusterIP endpoint whose Service's EndpointSlices are known; null otherwise (not a
+  // ClusterIP, or the slices not listed yet or not readable).
+  std::shared_ptr<const ServiceBackends> backends{};
 
   const std::string& peer_node() const;
   const std::string& peer_zone() const;

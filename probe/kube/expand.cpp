@@ -57,8 +57,10 @@ std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>&
   std::set<SourceKey> sources;
   bool webhooks = false;
   for (const auto& t : targets) {
-    if (t->discover) sources.insert(source_of(*t));
     webhooks |= t->discover_webhooks;
+    if (!t->discover) continue;
+    sources.insert(source_of(*t));
+    if (auto backends = backends_source_of(*t)) sources.insert(*backends);
   }
   if (webhooks) {
     sources.merge(webhook_sources());
@@ -178,6 +180,12 @@ std::vector<Endpoint> expand_all(const std::vector<std::shared_ptr<const Target>
     }
     if (const DiscoveredSet* set = lookup(source_of(*t))) {
       auto found = expand_discovered(t, *set, node_name);
+      const auto backends_source = backends_source_of(*t);
+      if (const DiscoveredSet* slices = backends_source ? lookup(*backends_source) : nullptr) {
+        auto backends = std::make_shared<const ServiceBackends>(ServiceBackends{
+            t->discover->namespace_name, t->discover->service, slices->ready_count()});
+        for (auto& e : found) e.backends = backends;
+      }
       std::move(found.begin(), found.end(), std::back_inserter(out));
     }
   }

@@ -11,8 +11,10 @@
 
 namespace reachprobe::kube {
 
-// The sources the targets discover from, each once; with `lookup`, also the Services (and
-// EndpointSlices) the webhook sources name now (`discover: webhooks`).
+// The sources the targets discover from, each once: a ClusterIP target's Service and also
+// its EndpointSlices (backends_source_of), whose ready count explains a refused ClusterIP;
+// with `lookup`, also the Services (and EndpointSlices) the webhook sources name now
+// (`discover: webhooks`).
 std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets,
                                const SetLookup& lookup = {});
 
@@ -26,9 +28,9 @@ std::vector<Endpoint> expand_discovered(const std::shared_ptr<const Target>& tar
                                         const DiscoveredSet& set, std::string_view node_name);
 
 // Every endpoint of every target, in config order: literal ones as expand_endpoints() makes
-// them, discovered ones from `lookup` (none while their source has no set). An inbound
-// target with `discover: webhooks` gets one endpoint per port resolve_inbound_ports()
-// finds, except ports another inbound target lists (one probe per port).
+// them, discovered ones from `lookup` (none while their source has no set). A ClusterIP
+// endpoint carries its Service's ready count (Endpoint::backends) once `lookup` has the
+// Service's EndpointSlices.
 std::vector<Endpoint> expand_all(const std::vector<std::shared_ptr<const Target>>& targets,
                                  const SetLookup& lookup, std::string_view node_name);
 
