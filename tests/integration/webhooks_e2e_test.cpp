@@ -350,8 +350,13 @@ TEST_F(WebhooksE2eTest, WithoutTheClusterRoleCheckNamesTheMissingPermission) {
            resource.find("apiservices") == std::string::npos;
   });
   auto json = check({"--format", "json"});
-  EXPECT_EQ(json.exit_code, 1) << json.out << json.err;
-  const auto rows = rows_of(json.out);
+  ASSERT_EQ(json.exit_code, 1) << json.out << json.err;
+  std::map<std::string, Row> rows;
+  try {
+    rows = rows_of(json.out);
+  } catch (const std::exception& e) {
+    FAIL() << e.what() << "\n" << json.out << json.err;
+  }
   for (const char* resource :
        {"validatingwebhookconfigurations", "mutatingwebhookconfigurations", "apiservices"}) {
     auto it = rows.find(std::string("webhook-inbound ") + resource);
