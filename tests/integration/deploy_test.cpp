@@ -406,14 +406,14 @@ TEST(Dashboard, ShowsPeerNodesAndDiscovery) {
     for (const auto& [__, t] : p.get_child("targets")) exprs += t.get<std::string>("expr") + "\n";
   }
   EXPECT_NE(
-      exprs.find("avg by (peer_node, endpoint) (reachprobe_probe_success{group=\"node-mesh\"})"),
+      exprs.find("avg by (peer_node, dst) (reachprobe_probe_success{group=\"node-mesh\"})"),
       std::string::npos)
       << exprs;
   EXPECT_NE(exprs.find("reachprobe_discovery_up"), std::string::npos);
   EXPECT_NE(exprs.find("reachprobe_discovery_addresses"), std::string::npos);
   EXPECT_NE(exprs.find("reachprobe_discovery_errors_total"), std::string::npos);
   // The dns query endpoint of the old mesh is gone: no query filters it out any more.
-  EXPECT_EQ(exprs.find("endpoint=~\".+:[0-9]+\""), std::string::npos) << exprs;
+  EXPECT_EQ(exprs.find("dst=~\".+:[0-9]+\""), std::string::npos) << exprs;
 }
 
 }  // namespace
