@@ -343,7 +343,7 @@ TEST(AlertRules, PromtoolChecksAndUnitTestsPass) {
   const auto dir = kSourceDir + "/deploy/prometheus";
   auto check = run_command({"promtool", "check", "rules", dir + "/reachprobe-rules.yaml"}, 60s);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-  EXPECT_NE(check.out.find("SUCCESS: 11 rules found"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("SUCCESS: 13 rules found"), std::string::npos) << check.out;
   auto test = run_command({"promtool", "test", "rules", dir + "/reachprobe-rules.test.yaml"}, 60s);
   EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
   EXPECT_NE(test.out.find("SUCCESS"), std::string::npos) << test.out;
@@ -366,12 +366,84 @@ TEST(AlertRules, EveryAlertHasAUnitTestFiringAndNotFiring) {
         std::regex_search(tests, std::regex("alertname: " + a + "\n *exp_alerts:\n *- exp_labels")))
         << a << " has no firing check";
   }
-  // Each alert has a summary, a description and a runbook hint.
-  for (const std::string key : {"summary:", "description:", "runbook:"}) {
+  // Each alert has a summary, a description and a runbook.
+  for (const std::string key : {"summary:", "description:", "runbook_url:"}) {
     std::size_t n = 0;
     for (auto pos = rules.find(key); pos != std::string::npos; pos = rules.find(key, pos + 1)) ++n;
     EXPECT_EQ(n, alerts.size()) << key;
   }
+}
+
+// GitHub's anchor of a Markdown heading: lower case, spaces to '-', punctuation dropped.
+std::string heading_anchor(const std::string& heading) {
+  std::string anchor;
+  for (unsigned char c : heading) {
+    if (std::isalnum(c) || c == '-' || c == '_') {
+      anchor += static_cast<char>(std::tolower(c));
+    } else if (c == ' ') {
+      anchor += '-';
+    }
+  }
+  return anchor;
+}
+
+TEST(AlertRules, EveryRunbookUrlPointsAtARunbookOfThatAlert) {
+  std::set<std::string> anchors;
+  std::istringstream in(read_file(kSourceDir + "/docs/runbooks.md"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("## ")) anchors.insert(heading_anchor(line.substr(3)));
+  }
+  const auto rules = YAML::LoadFile(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml");
+  std::size_t alerts = 0;
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;
+      ++alerts;
+      const auto name = rule["alert"].as<std::string>();
+      const auto url = rule["annotations"]["runbook_url"].as<std::string>("");
+      const std::string prefix =
+          "https://github.com/reachprobe/reachprobe/blob/main/docs/runbooks.md#";
+      ASSERT_TRUE(url.starts_with(prefix)) << name << ": " << url;
+      const auto anchor = url.substr(prefix.size());
+      EXPECT_EQ(anchor, heading_anchor(name)) << name;
+      EXPECT_TRUE(anchors.contains(anchor))
+          << name << ": no '## " << name << "' in docs/runbooks.md";
+    }
+  }
+  EXPECT_EQ(alerts, 11u);
+  // Every runbook says how to run `check` in the reachprobe pod of the node.
+  const auto runbooks = read_file(kSourceDir + "/docs/runbooks.md");
+  EXPECT_NE(runbooks.find("kubectl -n reachprobe get pod --field-selector spec.nodeName="),
+            std::string::npos);
+  EXPECT_NE(runbooks.find("-- reachprobe check --config /etc/reachprobe/config.yaml"),
+            std::string::npos);
+}
+
+// The paging group reads no day-long range: the latency baseline is recorded in a group of
+// its own, at a longer interval, and the alert reads the recording.
+TEST(AlertRules, TheDayLongBaselineIsRecordedOutsideThePagingGroup) {
+  const auto rules = YAML::LoadFile(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml");
+  bool recorded = false;
+  for (const auto& group : rules["groups"]) {
+    const auto name = group["name"].as<std::string>();
+    for (const auto& rule : group["rules"]) {
+      const auto expr = rule["expr"].as<std::string>();
+      if (rule["alert"]) {
+        EXPECT_EQ(expr.find("[1d]"), std::string::npos) << rule["alert"].as<std::string>();
+      }
+      if (expr.find("[1d] offset 1h") != std::string::npos) {
+        EXPECT_TRUE(rule["record"]) << "in group " << name;
+        EXPECT_EQ(name, "reachprobe-latency-baseline");
+        EXPECT_EQ(group["interval"].as<std::string>(""), "10m");
+        recorded = true;
+      }
+    }
+  }
+  EXPECT_TRUE(recorded);
+  EXPECT_NE(read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml")
+                .find("last_over_time(reachprobe:probe_duration_seconds_total_phase:p99_1d_offset_"
+                      "1h[20m])"),
+            std::string::npos);
 }
 
 pt::ptree dashboard() {
@@ -405,9 +477,8 @@ TEST(Dashboard, ShowsPeerNodesAndDiscovery) {
     if (p.get<std::string>("type") == "row") continue;
     for (const auto& [__, t] : p.get_child("targets")) exprs += t.get<std::string>("expr") + "\n";
   }
-  EXPECT_NE(
-      exprs.find("avg by (peer_node, dst) (reachprobe_probe_success{group=\"node-mesh\"})"),
-      std::string::npos)
+  EXPECT_NE(exprs.find("avg by (peer_node, dst) (reachprobe_probe_success{group=\"node-mesh\"})"),
+            std::string::npos)
       << exprs;
   EXPECT_NE(exprs.find("reachprobe_discovery_up"), std::string::npos);
   EXPECT_NE(exprs.find("reachprobe_discovery_addresses"), std::string::npos);
