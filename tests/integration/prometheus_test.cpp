@@ -309,6 +309,8 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
     labels["__meta_kubernetes_pod_controller_name"] = app;
     labels["__meta_kubernetes_pod_label_app_kubernetes_io_name"] = app;
     labels["__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name"] = "true";
+    labels["__meta_kubernetes_pod_label_app_kubernetes_io_instance"] = "reachprobe";
+    labels["__meta_kubernetes_pod_labelpresent_app_kubernetes_io_instance"] = "true";
     static_configs.push_back(t);
   };
   std::vector<std::string> expositions;  // the daemons' /metrics addresses
