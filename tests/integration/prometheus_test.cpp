@@ -203,7 +203,8 @@ class PrometheusProof : public ::testing::Test {
            "    ports: [" +
            std::to_string(closed_.port()) +
            "]\n"
-           "    labels: {group: control-plane}\n" own +
+           "    labels: {group: control-plane}\n" +
+           own +
            "  - name: alertmanager-pods\n"
            "    type: dns\n"
            "    query: am.cluster.test.\n"
