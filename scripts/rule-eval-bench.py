@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Synthetic reachprobe series in OpenMetrics text, for `promtool tsdb create-blocks-from
 openmetrics` (scripts/rule-eval-bench.sh): NODES nodes x ENDPOINTS endpoints, every STEP
-seconds over HOURS hours ending now, with the labels prometheus-operator's PodMonitor
-scrape gives them. Per endpoint: reachprobe_probe_success, reachprobe_probes_total (ok, and
+seconds over HOURS hours ending 3 hours from now (so that the runs find current samples),
+with the labels prometheus-operator's PodMonitor scrape gives them. Per endpoint: reachprobe_probe_success, reachprobe_probes_total (ok, and
 timeout for the failing ones) and the histogram reachprobe_probe_duration_seconds of phase
 `total` with the daemon's 17 buckets; per node: up. A few endpoints fail on every node, one
 node fails everything, so that the alert expressions have something to join."""
@@ -20,7 +20,9 @@ def main():
     ap.add_argument("--endpoints", type=int, default=20)
     ap.add_argument("--step", type=int, default=300, help="seconds between samples")
     ap.add_argument("--hours", type=float, default=26)
-    ap.add_argument("--end", type=int, default=int(time.time()) // 60 * 60)
+    # Ahead of now: generating and converting take half an hour here, and the rules must
+    # find current samples (their 5- and 10-minute windows) while they are measured.
+    ap.add_argument("--end", type=int, default=(int(time.time()) + 3 * 3600) // 60 * 60)
     ap.add_argument("--window", type=int, default=7200,
                     help="seconds per output file: promtool parses a file once per 2h block, "
                          "so one file per block window is read once")

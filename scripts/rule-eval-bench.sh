@@ -5,11 +5,12 @@
 #   scripts/rule-eval-bench.sh [BEFORE_REV]
 #
 # Writes NODES x ENDPOINTS endpoints (default 200 x 20) with the labels of the operator's
-# scrape, one sample every STEP seconds (default 300) over HOURS hours (default 26) ending
-# now (scripts/rule-eval-bench.py), turns them into TSDB blocks with
-# `promtool tsdb create-blocks-from openmetrics`, then runs Prometheus on a copy of them,
-# without scrapes, once with the rules of BEFORE_REV (default: the commit before the
-# latency baseline became a recording rule: the label rename only) and once with the working tree's, every group
+# scrape, one sample every STEP seconds (default 300) over HOURS hours (default 29) ending
+# 3 hours from now, so that the rules find current samples (scripts/rule-eval-bench.py),
+# turns them into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, then
+# runs Prometheus on a copy of them, without scrapes, once with the rules of BEFORE_REV
+# (default: the commit before the latency baseline became a recording rule: the label
+# rename only) and once with the working tree's, every group
 # evaluated every INTERVAL (default 30s; the baseline group's 10m is shortened too, so that
 # its cost is measured: per 10 minutes it runs once). Prints, per run and group, the
 # evaluation time Prometheus reports (/api/v1/rules evaluationTime, the value of
@@ -24,7 +25,7 @@ before_rev="${1:-79e4299}"
 nodes="${NODES:-200}"
 endpoints="${ENDPOINTS:-20}"
 step="${STEP:-300}"
-hours="${HOURS:-26}"
+hours="${HOURS:-29}"
 evals="${EVALS:-6}"
 interval="${INTERVAL:-30s}"
 work="$(mktemp -d /tmp/rule-eval-bench.XXXXXX)"
