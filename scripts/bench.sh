@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of README "Benchmarks": reachprobe against the kernel floor (raw epoll) and
+# The benchmark of docs/benchmarks.md: reachprobe against the kernel floor (raw epoll) and
 # against Debian's prometheus-blackbox-exporter, all on loopback (127.77.0.0/24), in one run.
 # Installs what is missing, builds into ./build-bench (RelWithDebInfo, as scripts/build.sh
 # ships), runs tests/bench/bench.py and prints one table.

@@ -2,8 +2,8 @@
 # Builds and runs the tests under sanitizers: `address` (ASan + UBSan, with LeakSanitizer)
 # and `thread` (TSan: the daemon runs its event loop and a metrics-rendering thread, the
 # tests run servers on threads). Usage: scripts/sanitize.sh [address|thread]...
-# Each sanitizer builds and runs the tests that matter under it (README "What runs where
-# in CI"); SANITIZE_ALL_TESTS=1 builds and runs the whole suite under each instead.
+# Each sanitizer builds and runs the tests that matter under it (docs/development.md, "What runs
+# where in CI"); SANITIZE_ALL_TESTS=1 builds and runs the whole suite under each instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -24,7 +24,7 @@ for kind in "${kinds[@]}"; do
     # TSan: the threaded parts (the HTTP server and its clients, the metrics sink and its
     # rendering thread, logging, the scheduler, discovery against the API server stand-in's
     # thread, the daemon as a process under load, reload and discovery).
-    # MinSizeRel, so CI builds every type but Debug (README "Build").
+    # MinSizeRel, so CI builds every type but Debug (docs/development.md, "Build").
     thread)
       build_type=MinSizeRel
       matching='tests/(engine/scheduler|http/server[a-z_]*|kube/discovery|log/logging|sinks/metrics_sink|integration/(binary|discovery_binary|reload|soak))_test\.cpp$'

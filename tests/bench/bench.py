@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The benchmark of README "Benchmarks": reachprobe against the kernel floor and against
+"""The benchmark of docs/benchmarks.md: reachprobe against the kernel floor and against
 blackbox_exporter, on loopback only, in one run. Run it through scripts/bench.sh.
 
 Every figure is read from /proc of the prober process alone (never the load client or the

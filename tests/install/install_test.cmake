@@ -1,5 +1,5 @@
 # ctest test of the install rules: `cmake --install` of the build tree into a fresh temporary
-# prefix, then the files where README "Build" says they are, and the installed binary runs:
+# prefix, then the files where docs/development.md, "Build" says they are, and the installed binary runs:
 # `--version` prints the project's version and `validate` accepts an installed example.
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DVERSION=... -DBINDIR=bin -DDOCDIR=share/doc/reachprobe
 #         -DPREFIX=... -P install_test.cmake

@@ -479,7 +479,7 @@ std::set<std::pair<std::string, std::string>> expected_endpoints(const Simulated
 
 void EksE2eTest::expect_healthy(const Shipped& s, const std::string& alertmanager_service) {
   auto table = check(s, "");
-  std::cout << table.out;  // README: `reachprobe check` on the healthy cluster
+  std::cout << table.out;  // docs/deploying.md: `reachprobe check` on the healthy cluster
   EXPECT_EQ(table.exit_code, 0) << table.out << table.err;
 
   auto json = check(s, "json");
@@ -584,7 +584,7 @@ TEST_F(EksE2eTest, DroppingControlPlaneToNode9443FailsExactlyOneEndpointAsTimeou
       "table inet node_sg {\n chain output { type filter hook output priority 0; ip daddr " +
       cluster_->node_a_ip() + " tcp dport 9443 drop; }\n}\n");
   auto table = check(s, "");
-  std::cout << table.out;  // README: `reachprobe check` with 9443 dropped
+  std::cout << table.out;  // docs/deploying.md: `reachprobe check` with 9443 dropped
   EXPECT_EQ(table.exit_code, 1) << table.out << table.err;
 
   auto json = check(s, "json");

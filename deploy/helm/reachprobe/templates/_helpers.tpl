@@ -74,6 +74,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $text = trimSuffix "\n" $text -}}
 {{- $text }}
 {{- with .Values.extraTargets }}
+{{- $afterTargets := regexFind "(?ms)^targets:\n.*" $text | trimPrefix "targets:\n" }}
+{{- if regexMatch `(?m)^[^\s#]` $afterTargets }}
+{{- fail "extraTargets: files/eks.yaml must end with its targets: list (a key after it would take them)" }}
+{{- end }}
   # extraTargets (Helm values)
 {{ toYaml . | indent 2 }}
 {{- end }}
