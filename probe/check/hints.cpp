@@ -155,10 +155,14 @@ std::uint16_t port_of(const Endpoint& endpoint) {
 std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result,
                          const aws::NodeFacts* facts) {
   const bool kubelet = endpoint.type() == ProbeType::Kubelet;
-  const std::string what = kubelet ? "the kubelet (kubectl logs/exec, metrics)"
-                           : endpoint.port == 9443
-                               ? "the admission webhook (e.g. AWS Load Balancer Controller)"
-                               : "this port";
+  std::string what = kubelet ? "the kubelet (kubectl logs/exec, metrics)"
+                     : endpoint.port == 9443
+                         ? "the admission webhook (e.g. AWS Load Balancer Controller)"
+                         : "this port";
+  // A discovered port says who needs it.
+  if (!kubelet && endpoint.consumers && !endpoint.consumers->empty()) {
+    what = fmt::format("TCP {} for {}", endpoint.port, describe_consumers(*endpoint.consumers));
+  }
   switch (result.outcome) {
     case Outcome::Timeout:
     case Outcome::Unreachable:
@@ -257,6 +261,12 @@ std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
     return status_hint(*result.http_status);
   }
   const std::uint16_t port = port_of(endpoint);
+  if (port == 10250 && path_closed(result.outcome) && !endpoint.peer_node().empty()) {
+    return fmt::format(
+        "the kubelet of node {} is closed to this node: metrics-server (on one node) scrapes "
+        "every kubelet, so the node security group must allow TCP 10250 from itself",
+        endpoint.peer_node());
+  }
   if (auto h = port_hint(port, result.outcome, facts); !h.empty()) return h;
   return outcome_hint(result.outcome, port);
 }

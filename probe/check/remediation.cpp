@@ -146,7 +146,11 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
   const bool known_vpc = facts != nullptr && !facts->vpc_cidrs.empty();
   const bool in_vpc = known_vpc ? facts->in_vpc(address) : is_private_ipv4(address);
   const auto type = row.endpoint.type();
-  if (type == ProbeType::Inbound || type == ProbeType::Kubelet || port == 9443 || port == 10250) {
+  // A peer node's kubelet (the node mesh): metrics-server on one node scrapes every kubelet,
+  // so the rule is node -> node, not control plane -> node.
+  const bool peer_node = !row.endpoint.peer_node().empty();
+  if (type == ProbeType::Inbound || type == ProbeType::Kubelet ||
+      ((port == 9443 || port == 10250) && !peer_node)) {
     rule.kind = RuleKind::ClusterToNode;
     rule.peer = RulePeer::ClusterGroup;
     rule.description =
@@ -219,6 +223,7 @@ std::string endpoints_comment(const RemediationRule& rule, std::string_view pref
   for (std::size_t i = 0; i < rule.endpoints.size() && i < kEndpointsNamed; ++i) {
     const auto& e = rule.endpoints[i];
     out += fmt::format("{} {} {} ({})", i ? "," : "", e.target, e.endpoint, e.result);
+    if (!e.consumers.empty()) out += fmt::format(" for {}", e.consumers);
   }
   if (rule.endpoints.size() > kEndpointsNamed) {
     out += fmt::format(" and {} more", rule.endpoints.size() - kEndpointsNamed);
@@ -385,6 +390,7 @@ RemediationPlan plan_remediation(const std::vector<CheckRow>& rows, const aws::N
     const std::uint16_t port = port_of(row);
     RemediationEndpoint endpoint{row.endpoint.target_name(), row.endpoint.label,
                                  std::string(to_string(row.result.outcome))};
+    if (row.endpoint.consumers) endpoint.consumers = describe_consumers(*row.endpoint.consumers);
     if (auto why = why_no_rule(row, port); !why.empty()) {
       plan.skipped.push_back({std::move(endpoint), std::move(why)});
       continue;
@@ -396,6 +402,10 @@ RemediationPlan plan_remediation(const std::vector<CheckRow>& rows, const aws::N
       continue;
     }
     auto key = std::tuple{rule.kind, rule.port, rule.cidr_blocks};
+    if (!endpoint.consumers.empty() && rule.kind == RuleKind::ClusterToNode) {
+      rule.note =
+          fmt::format("TCP {} from the cluster security group, for {}", port, endpoint.consumers);
+    }
     auto [it, added] = index.try_emplace(std::move(key), plan.rules.size());
     if (added) plan.rules.push_back(std::move(rule));
     plan.rules[it->second].endpoints.push_back(std::move(endpoint));

@@ -26,6 +26,8 @@ struct RemediationEndpoint {
   std::string target;
   std::string endpoint;
   std::string result;
+  // What needs the port (a discovered inbound port's webhook configurations, APIServices).
+  std::string consumers{};
 };
 
 // One rule to add; every endpoint that fails for want of it is listed, so a port that

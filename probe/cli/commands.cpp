@@ -6,8 +6,8 @@
 
 #include "probe/aws/imds.hpp"
 #include "probe/check/check.hpp"
-#include "probe/check/remediation.hpp"
 #include "probe/check/discover.hpp"
+#include "probe/check/remediation.hpp"
 #include "probe/cli/cli.hpp"
 #include "probe/cli/daemon.hpp"
 #include "probe/cli/loading.hpp"
@@ -97,9 +97,10 @@ int check(const Options& options) {
   } else if (options.remediation == "aws-cli") {
     std::cout << render_aws_cli(plan);
   } else if (options.json) {
-    std::cout << format_check_json(rows, "\"remediation\": " + render_remediation_json(plan));
+    std::cout << format_check_json(rows, "\"remediation\": " + render_remediation_json(plan) +
+                                             ", " + format_not_probed_json(discovered.not_probed));
   } else {
-    std::cout << format_check_table(rows);
+    std::cout << format_check_table(rows) << format_not_probed_table(discovered.not_probed);
   }
   const bool all_ok =
       std::all_of(rows.begin(), rows.end(), [](const CheckRow& r) { return r.result.ok(); });

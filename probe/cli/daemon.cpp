@@ -210,7 +210,7 @@ bool Daemon::apply(LoadedConfig loaded) {
                                    ? loaded.config.max_concurrent_probes
                                    : default_max_concurrent_probes());
   discover(loaded, settings, kubernetes);
-  scheduler_.update(endpoints_of(loaded.targets), *probers_);
+  scheduler_.update(current_endpoints(loaded.targets), *probers_);
   std::unordered_set<std::string> names;
   for (const auto& target : loaded.targets) names.insert(target->name);
   scheduler_metrics_.retain_targets(names);
@@ -232,7 +232,10 @@ void Daemon::discover(const LoadedConfig& loaded, const dns::ResolverOptions& se
     discovery_->on_change([this](const kube::SourceKey&) { rediscovered(); });
   }
   discovery_->set_api(kubernetes);
-  discovery_->set_sources(sources);
+  // The Services the webhooks name are kept across a reload (they depend on sets, not on
+  // the config): restarting their watches would drop their sets.
+  discovery_->set_sources(kube::sources_of(
+      loaded.targets, [this](const kube::SourceKey& key) { return discovery_->set(key); }));
 }
 
 std::vector<Endpoint> Daemon::endpoints_of(
@@ -248,8 +251,43 @@ void Daemon::rediscovered() {
   boost::asio::post(io_, [this] {
     rediscovery_pending_ = false;
     if (!current_ || !probers_) return;
-    scheduler_.update(endpoints_of(current_->targets), *probers_);
+    scheduler_.update(current_endpoints(current_->targets), *probers_);
   });
+}
+
+std::vector<Endpoint> Daemon::current_endpoints(
+    const std::vector<std::shared_ptr<const Target>>& targets) {
+  const bool webhooks = std::any_of(targets.begin(), targets.end(),
+                                    [](const auto& t) { return t->discover_webhooks; });
+  if (!webhooks || !discovery_) {
+    if (inbound_ports_) consumer_info_.set({});
+    inbound_ports_.reset();
+    return endpoints_of(targets);
+  }
+  const kube::SetLookup lookup = [this](const kube::SourceKey& key) {
+    return discovery_->set(key);
+  };
+  // A webhook naming a Service not watched yet: its watch starts, and its set comes as a
+  // change of its own.
+  discovery_->set_sources(kube::sources_of(targets, lookup));
+  auto endpoints = endpoints_of(targets);
+  auto found = kube::resolve_inbound_ports(lookup);
+  if (found != inbound_ports_) {
+    std::string ports, not_probed;
+    for (const auto& [port, consumers] : found.ports) {
+      ports +=
+          fmt::format("{}{} ({})", ports.empty() ? "" : "; ", port, describe_consumers(consumers));
+    }
+    for (const auto& u : found.not_probed) {
+      not_probed +=
+          fmt::format("{}{}: {}", not_probed.empty() ? "" : "; ", u.consumer.to_string(), u.why);
+    }
+    log::event(spdlog::level::info, "inbound ports from webhooks and APIServices",
+               {{"ports", ports}, {"not_probed", not_probed}});
+    inbound_ports_ = std::move(found);
+  }
+  consumer_info_.set(endpoints);
+  return endpoints;
 }
 
 void Daemon::reload(std::string_view why) {

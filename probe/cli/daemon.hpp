@@ -15,6 +15,7 @@
 #include "probe/engine/scheduler.hpp"
 #include "probe/http/server.hpp"
 #include "probe/kube/discovery.hpp"
+#include "probe/kube/inbound_ports.hpp"
 #include "probe/probers/prober_set.hpp"
 #include "probe/sinks/log_sink.hpp"
 #include "probe/sinks/metrics_sink.hpp"
@@ -60,6 +61,10 @@ class Daemon {
   // A discovered set changed: the endpoints are recomputed once per turn of the loop and
   // applied like a reload.
   void rediscovered();
+  // The endpoints of the config in force, from the sets known now: the watches follow the
+  // Services the webhooks name, the consumer series and the log follow the ports.
+  std::vector<Endpoint> current_endpoints(
+      const std::vector<std::shared_ptr<const Target>>& targets);
   void wait_for_sighup();
   void flush_logs_periodically();
 
@@ -81,6 +86,9 @@ class Daemon {
   std::unique_ptr<ProberSet> probers_;
   std::string node_name_;
   std::unique_ptr<kube::Discovery> discovery_;
+  // `discover: webhooks`: which webhook configurations and APIServices need each port.
+  kube::InboundConsumerInfo consumer_info_{*registry_};
+  std::optional<kube::InboundPorts> inbound_ports_;  // as last logged
   bool rediscovery_pending_ = false;
   std::unique_ptr<http::Server> server_;
   boost::asio::signal_set stop_signals_{io_, SIGINT, SIGTERM};

@@ -18,6 +18,7 @@
 #include "probe/config/config_file.hpp"
 #include "probe/config/duration.hpp"
 #include "probe/config/env_expand.hpp"
+#include "probe/config/inbound_discover.hpp"
 #include "probe/core/series_labels.hpp"
 #include "probe/core/url.hpp"
 
@@ -253,7 +254,7 @@ constexpr std::string_view kTargetKeys[] = {
     "name", "type", "labels", "interval", "timeout", "hint",
     // tcp, tls, inbound
     "hosts", "ports",
-    // tcp, tls, dns
+    // tcp, tls, dns (a map); inbound (webhooks)
     "discover", "exclude_self",
     // dns
     "query", "record", "server", "connect_port", "max_connect", "expect",
@@ -280,7 +281,7 @@ std::vector<std::string_view> target_keys_of(ProbeType type) {
                                "follow_redirects", "tls"});
       break;
     case ProbeType::Inbound:
-      keys.insert(keys.end(), {"ports"});
+      keys.insert(keys.end(), {"ports", "discover"});
       break;
     case ProbeType::Kubelet:
       break;
@@ -962,7 +963,12 @@ class Loader {
           parse_http_target(fields, require("url"), target);
           break;
         case ProbeType::Inbound:
-          if (const Entry* ports = require("ports")) parse_ports(*ports, target);
+          if (const Entry* discover = find(fields, "discover")) {
+            parse_inbound_discover(*discover, target);
+            if (const Entry* ports = find(fields, "ports")) parse_ports(*ports, target);
+          } else if (const Entry* ports = require("ports")) {
+            parse_ports(*ports, target);
+          }
           break;
         case ProbeType::Kubelet:
           break;
@@ -970,6 +976,24 @@ class Loader {
     }
     if (errors_.size() != errors_before || !type) return std::nullopt;
     return target;
+  }
+
+  // discover: webhooks (probe/config/inbound_discover.hpp). One target at most: the ports
+  // are one set, probed once.
+  void parse_inbound_discover(const Entry& entry, Target& target) {
+    auto value = text(entry);
+    if (!value) return;
+    if (auto problem = inbound_discover_problem(*value)) {
+      fail(at(entry), *problem);
+      return;
+    }
+    if (!webhook_target_.empty()) {
+      fail(at(entry), "only one inbound target may discover webhooks (the first is " +
+                          quote(webhook_target_) + "): each port is probed once");
+      return;
+    }
+    webhook_target_ = target.name.empty() ? "?" : target.name;
+    target.discover_webhooks = true;
   }
 
   void parse_exclude_self(const Fields& fields, Target& target) {
@@ -1249,6 +1273,7 @@ class Loader {
   std::optional<Position> namespace_position_;
   std::optional<Position> pod_name_position_;
   std::map<std::uint16_t, std::string> inbound_port_owners_;  // port -> target name
+  std::string webhook_target_;  // the inbound target with `discover: webhooks`
 };
 
 }  // namespace

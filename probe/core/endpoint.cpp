@@ -20,6 +20,15 @@ const std::string kNone;
 const std::string& Endpoint::peer_node() const { return peer ? peer->node : kNone; }
 const std::string& Endpoint::peer_zone() const { return peer ? peer->zone : kNone; }
 
+std::string describe_consumers(const std::vector<InboundConsumer>& consumers) {
+  std::string out;
+  for (const auto& c : consumers) {
+    if (!out.empty()) out += ", ";
+    out += c.to_string();
+  }
+  return out;
+}
+
 std::string join_host_port(const std::string& host, std::uint16_t port) {
   // fmt, not `"[" + host`: GCC 12 at -O3 reports that operator+ as an overflowing memcpy
   // (a false -Wstringop-overflow/-Wrestrict, GCC bug 105329), which fails a Release build.

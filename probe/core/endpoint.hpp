@@ -16,6 +16,21 @@ struct PeerLabels {
   bool operator==(const PeerLabels&) const = default;
 };
 
+// Who needs an inbound port the cluster's webhooks and APIServices call: a webhook
+// configuration or an APIService, and the Service reference that leads to the port.
+struct InboundConsumer {
+  std::string
+      kind;  // "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService"
+  std::string name;     // metadata.name
+  std::string service;  // "NAMESPACE/NAME:PORT" the reference names
+  auto operator<=>(const InboundConsumer&) const = default;
+  bool operator==(const InboundConsumer&) const = default;
+  std::string to_string() const { return kind + " " + name; }
+};
+
+// "MutatingWebhookConfiguration istio-sidecar-injector, APIService v1beta1.metrics.k8s.io".
+std::string describe_consumers(const std::vector<InboundConsumer>& consumers);
+
 // The Service behind a discovered ClusterIP and how many ready endpoints its EndpointSlices
 // had when the endpoint was last expanded: kube-proxy rejects connections to a ClusterIP
 // without one (a TCP RST or ICMP port unreachable, so `refused`), which no listener or
@@ -39,6 +54,9 @@ struct Endpoint {
   // are none: the scheduler copies the endpoint for every probe, and that copy must stay
   // free of allocations (node names are longer than a short string holds).
   std::shared_ptr<const PeerLabels> peer{};
+  // A discovered inbound port's consumers (`discover: webhooks`): what check, hints and
+  // remediation name; not labels (one series per port, see docs/discovery.md).
+  std::shared_ptr<const std::vector<InboundConsumer>> consumers{};
   // A ClusterIP endpoint whose Service's EndpointSlices are known; null otherwise (not a
   // ClusterIP, or the slices not listed yet or not readable).
   std::shared_ptr<const ServiceBackends> backends{};

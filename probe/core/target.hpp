@@ -90,6 +90,10 @@ struct Target {
   std::optional<Discover> discover;
   bool exclude_self = false;  // skip the discovered endpoint on this node
 
+  // inbound: also every port the cluster's webhook configurations and APIServices make the
+  // control plane call (`discover: webhooks`), followed live; `ports` may add more.
+  bool discover_webhooks = false;
+
   // dns
   std::string query;
   std::string record = "A";

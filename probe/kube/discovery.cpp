@@ -92,6 +92,12 @@ ApiFailure failure_for_status(int status, const std::string& body, const SourceK
               "the API server refused the service-account token (401): check "
               "kubernetes.token_file"};
     case 403:
+      if (cluster_scoped(key.resource)) {
+        return {ErrorReason::Forbidden,
+                fmt::format("forbidden (403): the service account needs RBAC `{}` on `{}` "
+                            "cluster-wide (a ClusterRole and its ClusterRoleBinding)",
+                            verb, key.rbac_resource())};
+      }
       return {ErrorReason::Forbidden,
               fmt::format("forbidden (403): the service account needs RBAC `{}` on `{}` in "
                           "namespace {}",
@@ -136,11 +142,17 @@ struct Discovery::Metrics {
         addresses(prometheus::BuildGauge()
                       .Name("reachprobe_discovery_addresses")
                       .Help("Addresses the source names now (the last good set)")
-                      .Register(registry)) {}
+                      .Register(registry)),
+        absent(prometheus::BuildGauge()
+                   .Name("reachprobe_discovery_absent")
+                   .Help("1 while the source names no object (the Service does not exist, or "
+                         "the API server answered 404): an answer, not a discovery failure")
+                   .Register(registry)) {}
   prometheus::Family<prometheus::Gauge>& up;
   prometheus::Family<prometheus::Gauge>& last_success;
   prometheus::Family<prometheus::Counter>& errors;
   prometheus::Family<prometheus::Gauge>& addresses;
+  prometheus::Family<prometheus::Gauge>& absent;
 };
 
 struct Discovery::Source {
@@ -151,6 +163,7 @@ struct Discovery::Source {
   bool up = false;
   bool failing = false;  // as last logged
   bool ever_up = false;
+  bool absent = false;  // as last logged
   std::map<ErrorReason, std::uint64_t> errors;
   std::string last_error;
   std::shared_ptr<ApiClient> client;
@@ -161,6 +174,7 @@ struct Discovery::Source {
   prometheus::Gauge* up_gauge = nullptr;
   prometheus::Gauge* last_success_gauge = nullptr;
   prometheus::Gauge* addresses_gauge = nullptr;
+  prometheus::Gauge* absent_gauge = nullptr;
   std::map<ErrorReason, prometheus::Counter*> error_counters;
 
   void interrupt() {
@@ -203,6 +217,7 @@ void Discovery::set_sources(const std::set<SourceKey>& wanted) {
       metrics_->up.Remove(source.up_gauge);
       metrics_->last_success.Remove(source.last_success_gauge);
       metrics_->addresses.Remove(source.addresses_gauge);
+      metrics_->absent.Remove(source.absent_gauge);
       for (auto& [reason, counter] : source.error_counters) metrics_->errors.Remove(counter);
     }
     it = sources_.erase(it);
@@ -235,6 +250,7 @@ void Discovery::start(const SourceKey& key) {
     source->up_gauge = &metrics_->up.Add(labels);
     source->last_success_gauge = &metrics_->last_success.Add(labels);
     source->addresses_gauge = &metrics_->addresses.Add(labels);
+    source->absent_gauge = &metrics_->absent.Add(labels);
     // Every reason from the start: increase() sees the first error of each.
     for (ErrorReason reason : kAllErrorReasons) {
       source->error_counters[reason] = &metrics_->errors.Add(
@@ -267,6 +283,7 @@ std::optional<SourceStatus> Discovery::status(const SourceKey& key) const {
   status.listed = s.set.has_value();
   status.up = s.up;
   status.addresses = s.set ? s.set->address_count() : 0;
+  status.absent = s.absent;
   status.errors = s.errors;
   status.last_error = s.last_error;
   return status;
@@ -289,11 +306,36 @@ void Discovery::succeeded(Source& source) {
   source.ever_up = true;
 }
 
+void Discovery::set_absent(Source& source, bool absent, std::string_view why) {
+  if (source.absent_gauge) source.absent_gauge->Set(absent ? 1 : 0);
+  if (absent == source.absent) return;
+  source.absent = absent;
+  // Once per change, not per list or retry: a Service nobody installed is a state.
+  if (absent) {
+    log::event(spdlog::level::info, "discovery source names no object (absent)",
+               {{"source", source.key.to_string()}, {"why", why}});
+  } else {
+    log::event(spdlog::level::info, "discovery source present again",
+               {{"source", source.key.to_string()}});
+  }
+}
+
 void Discovery::failed(Source& source, const ApiFailure& failure) {
   ++source.errors[failure.reason];
   source.last_error = failure.message;
   if (auto it = source.error_counters.find(failure.reason); it != source.error_counters.end()) {
     it->second->Increment();
+  }
+  // 404 is the API server's answer that the thing is not there: absent, not failing (the
+  // discovery alert must not fire forever for a Service nobody installed). Still retried,
+  // at the backoff's pace, to see it appear.
+  if (failure.reason == ErrorReason::NotFound) {
+    source.up = true;
+    if (source.up_gauge) source.up_gauge->Set(1);
+    set_absent(source, true, failure.message);
+    if (!source.set) publish(source, DiscoveredSet{});
+    source.failing = false;
+    return;
   }
   // An expired resourceVersion is routine (the server compacted its history): counted,
   // re-listed, but the source is not failing.
@@ -312,6 +354,7 @@ void Discovery::failed(Source& source, const ApiFailure& failure) {
 
 void Discovery::publish(Source& source, DiscoveredSet set) {
   if (source.stopped) return;
+  set_absent(source, set.objects.empty(), "the list found no object");
   if (source.set && *source.set == set) return;
   source.set = std::move(set);
   if (source.addresses_gauge) {
@@ -364,9 +407,10 @@ asio::awaitable<void> Discovery::run(std::shared_ptr<Source> source) {
       std::uniform_int_distribution<long> spread(0, options.watch_timeout.count() / 5);
       const std::chrono::seconds timeout =
           options.watch_timeout + std::chrono::seconds(spread(source->random));
+      const std::string list_path = source->key.list_path();
       const std::string path =
-          source->key.list_path() +
-          "&watch=1&allowWatchBookmarks=true&resourceVersion=" + resource_version +
+          list_path + (list_path.find('?') == std::string::npos ? "?" : "&") +
+          "watch=1&allowWatchBookmarks=true&resourceVersion=" + resource_version +
           "&timeoutSeconds=" + std::to_string(timeout.count());
       WatchEventParser parser;
       std::vector<WatchEvent> events;

@@ -38,6 +38,9 @@ struct SourceStatus {
   bool listed = false;  // a list succeeded once: `set` is the source's
   bool up = false;
   std::size_t addresses = 0;
+  // The source names no object: its list found none (the Service does not exist) or the
+  // API server said 404. An answer, not a failure: `up` stays true.
+  bool absent = false;
   std::map<ErrorReason, std::uint64_t> errors;
   std::string last_error;
 };
@@ -79,6 +82,7 @@ class Discovery {
   void succeeded(Source& source);
   void failed(Source& source, const ApiFailure& failure);
   void publish(Source& source, DiscoveredSet set);
+  void set_absent(Source& source, bool absent, std::string_view why);
 
   boost::asio::io_context& io_;
   std::shared_ptr<dns::Resolver> resolver_;

@@ -1,10 +1,15 @@
 #include "probe/kube/expand.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "probe/core/stable_hash.hpp"
+#include "probe/kube/inbound_ports.hpp"
 
 namespace reachprobe::kube {
 
@@ -47,15 +52,55 @@ std::vector<std::uint16_t> ports_for(const Target& target, const DiscoveredGroup
 
 }  // namespace
 
-std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets) {
+std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets,
+                               const SetLookup& lookup) {
   std::set<SourceKey> sources;
+  bool webhooks = false;
   for (const auto& t : targets) {
+    webhooks |= t->discover_webhooks;
     if (!t->discover) continue;
     sources.insert(source_of(*t));
     if (auto backends = backends_source_of(*t)) sources.insert(*backends);
   }
+  if (webhooks) {
+    sources.merge(webhook_sources());
+    if (lookup) sources.merge(referenced_sources(lookup));
+  }
   return sources;
 }
+
+namespace {
+
+// The endpoints of an inbound target with `discover: webhooks`: its own ports, then every
+// discovered port no inbound target lists, each with its consumers.
+std::vector<Endpoint> expand_webhook_inbound(
+    const std::shared_ptr<const Target>& target,
+    const std::vector<std::shared_ptr<const Target>>& targets, const InboundPorts& found) {
+  std::set<std::uint16_t> listed;
+  for (const auto& t : targets) {
+    if (t->type == ProbeType::Inbound && t != target)
+      listed.insert(t->ports.begin(), t->ports.end());
+  }
+  std::vector<Endpoint> out = expand_endpoints({target});
+  const std::string ip = target->hosts.empty() ? "" : target->hosts.front();
+  for (auto& e : out) {
+    if (auto it = found.ports.find(e.port); it != found.ports.end()) {
+      e.consumers = std::make_shared<const std::vector<InboundConsumer>>(it->second);
+    }
+  }
+  for (const auto& [port, consumers] : found.ports) {
+    if (listed.count(port) ||
+        std::find(target->ports.begin(), target->ports.end(), port) != target->ports.end()) {
+      continue;
+    }
+    Endpoint e{target, ip, port, ip.empty() ? fmt::format(":{}", port) : join_host_port(ip, port)};
+    e.consumers = std::make_shared<const std::vector<InboundConsumer>>(consumers);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
 
 std::vector<Endpoint> expand_discovered(const std::shared_ptr<const Target>& target,
                                         const DiscoveredSet& set, std::string_view node_name) {
@@ -120,7 +165,14 @@ std::vector<Endpoint> expand_discovered(const std::shared_ptr<const Target>& tar
 std::vector<Endpoint> expand_all(const std::vector<std::shared_ptr<const Target>>& targets,
                                  const SetLookup& lookup, std::string_view node_name) {
   std::vector<Endpoint> out;
+  std::optional<InboundPorts> inbound;
   for (const auto& t : targets) {
+    if (t->discover_webhooks) {
+      if (!inbound) inbound = resolve_inbound_ports(lookup);
+      auto found = expand_webhook_inbound(t, targets, *inbound);
+      std::move(found.begin(), found.end(), std::back_inserter(out));
+      continue;
+    }
     if (!t->discover) {
       auto literal = expand_endpoints({t});
       std::move(literal.begin(), literal.end(), std::back_inserter(out));

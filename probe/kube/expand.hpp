@@ -11,12 +11,12 @@
 
 namespace reachprobe::kube {
 
-// The set a source has now, or nullptr before its first list.
-using SetLookup = std::function<const DiscoveredSet*(const SourceKey&)>;
-
 // The sources the targets discover from, each once: a ClusterIP target's Service and also
-// its EndpointSlices (backends_source_of), whose ready count explains a refused ClusterIP.
-std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets);
+// its EndpointSlices (backends_source_of), whose ready count explains a refused ClusterIP;
+// with `lookup`, also the Services (and EndpointSlices) the webhook sources name now
+// (`discover: webhooks`).
+std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets,
+                               const SetLookup& lookup = {});
 
 // The endpoints of one discovered target from its source's set: every address (ready ones
 // unless include_not_ready; not this node's with exclude_self; at most max_connect, chosen

@@ -47,7 +47,8 @@ bool is_ip(const std::string& text, bool v6) {
 // spec.ports of a Service or ports of an EndpointSlice: a port without a number (a slice
 // may say "all ports" with null) cannot be probed and is left out.
 std::variant<std::vector<DiscoveredPort>, std::string> parse_ports(const pt::ptree& object,
-                                                                   const std::string& path) {
+                                                                   const std::string& path,
+                                                                   bool service = false) {
   std::vector<DiscoveredPort> ports;
   auto list = object.get_child_optional(pt::ptree::path_type(path, '.'));
   if (!list || (list->empty() && list->data() == "null")) return ports;
@@ -62,6 +63,7 @@ std::variant<std::vector<DiscoveredPort>, std::string> parse_ports(const pt::ptr
     p.port = *port;
     p.name = text_at(item, "name").value_or("");
     p.protocol = text_at(item, "protocol").value_or("TCP");
+    if (service) p.target_port = text_at(item, "targetPort").value_or("");
     ports.push_back(std::move(p));
   }
   return ports;
@@ -117,7 +119,7 @@ std::variant<ParsedObject, std::string> parse_slice(const pt::ptree& object) {
 
 std::variant<ParsedObject, std::string> parse_service(const pt::ptree& object) {
   ParsedObject parsed;
-  auto ports = parse_ports(object, "spec.ports");
+  auto ports = parse_ports(object, "spec.ports", true);
   if (auto* problem = std::get_if<std::string>(&ports)) return *problem;
   parsed.group.ports = std::move(std::get<std::vector<DiscoveredPort>>(ports));
   // clusterIPs (dual stack) when present, else clusterIP; "None" is a headless Service.
@@ -142,17 +144,118 @@ std::variant<ParsedObject, std::string> parse_service(const pt::ptree& object) {
   return parsed;
 }
 
+// The port of a service reference: absent or null is the API's default, 443.
+std::variant<std::uint16_t, std::string> reference_port(const pt::ptree& service,
+                                                        const std::string& where) {
+  auto number = text_at(service, "port");
+  if (!number) return std::uint16_t{443};
+  auto port = port_number(*number);
+  if (!port) return where + " has port " + number->substr(0, 16) + ", not a number from 1 to 65535";
+  return *port;
+}
+
+// webhooks[].clientConfig of a Validating- or MutatingWebhookConfiguration.
+std::variant<ParsedObject, std::string> parse_webhook_configuration(const pt::ptree& object) {
+  ParsedObject parsed;
+  auto webhooks = object.get_child_optional("webhooks");
+  if (!webhooks || (webhooks->empty() && webhooks->data() == "null")) return parsed;
+  if (webhooks->empty() && !webhooks->data().empty()) return "'webhooks' is not a list";
+  for (const auto& [key, webhook] : *webhooks) {
+    if (!key.empty()) return "'webhooks' is not a list";
+    ServiceReference reference;
+    reference.webhook = text_at(webhook, "name").value_or("");
+    const std::string where = "webhook '" + reference.webhook.substr(0, 64) + "'";
+    if (auto service = webhook.get_child_optional("clientConfig.service");
+        service && !(service->empty() && service->data() == "null")) {
+      reference.namespace_name = text_at(*service, "namespace").value_or("");
+      reference.service = text_at(*service, "name").value_or("");
+      if (reference.namespace_name.empty() || reference.service.empty()) {
+        return where + ": clientConfig.service needs namespace and name";
+      }
+      auto port = reference_port(*service, where);
+      if (auto* problem = std::get_if<std::string>(&port)) return *problem;
+      reference.port = std::get<std::uint16_t>(port);
+    } else if (auto url = text_at(webhook, "clientConfig.url")) {
+      reference.url = *url;
+    } else {
+      return where + " has neither clientConfig.service nor clientConfig.url";
+    }
+    parsed.group.references.push_back(std::move(reference));
+  }
+  return parsed;
+}
+
+// spec.service of an APIService; none (null) is an API kube-apiserver serves itself.
+std::variant<ParsedObject, std::string> parse_api_service(const pt::ptree& object) {
+  ParsedObject parsed;
+  auto service = object.get_child_optional("spec.service");
+  if (!service || (service->empty() && service->data() == "null")) return parsed;
+  ServiceReference reference;
+  reference.namespace_name = text_at(*service, "namespace").value_or("");
+  reference.service = text_at(*service, "name").value_or("");
+  if (reference.namespace_name.empty() || reference.service.empty()) {
+    return "spec.service needs namespace and name";
+  }
+  auto port = reference_port(*service, "spec.service");
+  if (auto* problem = std::get_if<std::string>(&port)) return *problem;
+  reference.port = std::get<std::uint16_t>(port);
+  parsed.group.references.push_back(std::move(reference));
+  return parsed;
+}
+
+std::string_view kind_of(Resource resource) {
+  switch (resource) {
+    case Resource::EndpointSlices:
+      return "EndpointSlice";
+    case Resource::Services:
+      return "Service";
+    case Resource::ValidatingWebhookConfigurations:
+      return "ValidatingWebhookConfiguration";
+    case Resource::MutatingWebhookConfigurations:
+      return "MutatingWebhookConfiguration";
+    case Resource::ApiServices:
+      return "APIService";
+  }
+  return "Service";
+}
+
 }  // namespace
 
+std::string_view kind_name(Resource resource) { return kind_of(resource); }
+
 std::string SourceKey::to_string() const {
+  if (cluster_scoped(resource)) return std::string(kube::to_string(resource));
   return std::string(kube::to_string(resource)) + "/" + namespace_name + "/" + service;
 }
 
 std::string_view SourceKey::rbac_resource() const {
-  return resource == Resource::EndpointSlices ? "endpointslices.discovery.k8s.io" : "services";
+  switch (resource) {
+    case Resource::EndpointSlices:
+      return "endpointslices.discovery.k8s.io";
+    case Resource::Services:
+      return "services";
+    case Resource::ValidatingWebhookConfigurations:
+      return "validatingwebhookconfigurations.admissionregistration.k8s.io";
+    case Resource::MutatingWebhookConfigurations:
+      return "mutatingwebhookconfigurations.admissionregistration.k8s.io";
+    case Resource::ApiServices:
+      return "apiservices.apiregistration.k8s.io";
+  }
+  return "services";
 }
 
 std::string SourceKey::list_path() const {
+  switch (resource) {
+    case Resource::ValidatingWebhookConfigurations:
+      return "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
+    case Resource::MutatingWebhookConfigurations:
+      return "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
+    case Resource::ApiServices:
+      return "/apis/apiregistration.k8s.io/v1/apiservices";
+    case Resource::EndpointSlices:
+    case Resource::Services:
+      break;
+  }
   if (resource == Resource::EndpointSlices) {
     return "/apis/discovery.k8s.io/v1/namespaces/" + namespace_name +
            "/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D" + service;
@@ -198,13 +301,28 @@ std::size_t DiscoveredSet::address_count() const {
 
 std::variant<ParsedObject, std::string> parse_object(const pt::ptree& object, Resource resource) {
   const auto kind = text_at(object, "kind");
-  const std::string_view want = resource == Resource::EndpointSlices ? "EndpointSlice" : "Service";
+  const std::string_view want = kind_of(resource);
   // Watch events carry kind; list items usually do not.
   if (kind && *kind != want)
     return "an object of kind '" + kind->substr(0, 64) + "', not " + std::string(want);
   auto name = text_at(object, "metadata.name");
   if (!name || name->empty()) return std::string(want) + " without metadata.name";
-  auto parsed = resource == Resource::EndpointSlices ? parse_slice(object) : parse_service(object);
+  std::variant<ParsedObject, std::string> parsed;
+  switch (resource) {
+    case Resource::EndpointSlices:
+      parsed = parse_slice(object);
+      break;
+    case Resource::Services:
+      parsed = parse_service(object);
+      break;
+    case Resource::ValidatingWebhookConfigurations:
+    case Resource::MutatingWebhookConfigurations:
+      parsed = parse_webhook_configuration(object);
+      break;
+    case Resource::ApiServices:
+      parsed = parse_api_service(object);
+      break;
+  }
   if (auto* problem = std::get_if<std::string>(&parsed)) {
     return std::string(want) + " " + *name + ": " + *problem;
   }
@@ -215,8 +333,7 @@ std::variant<ParsedObject, std::string> parse_object(const pt::ptree& object, Re
 }
 
 std::variant<ParsedList, std::string> parse_list(const pt::ptree& list, Resource resource) {
-  const std::string want =
-      resource == Resource::EndpointSlices ? "EndpointSliceList" : "ServiceList";
+  const std::string want = std::string(kind_of(resource)) + "List";
   const auto kind = text_at(list, "kind");
   if (kind != want)
     return "expected a " + want + ", got kind '" + kind.value_or("").substr(0, 64) + "'";

@@ -2,6 +2,7 @@
 
 #include <boost/property_tree/ptree_fwd.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,23 +15,53 @@
 namespace reachprobe::kube {
 
 // The API objects a discovered target reads from: the EndpointSlices of a Service, or the
-// Service itself (its ClusterIP).
-enum class Resource { EndpointSlices, Services };
+// Service itself (its ClusterIP); for the ports the control plane calls on nodes, the
+// cluster-scoped webhook configurations and APIServices (their service references).
+enum class Resource {
+  EndpointSlices,
+  Services,
+  ValidatingWebhookConfigurations,
+  MutatingWebhookConfigurations,
+  ApiServices
+};
 
 constexpr std::string_view to_string(Resource r) {
-  return r == Resource::EndpointSlices ? "endpointslices" : "services";
+  switch (r) {
+    case Resource::EndpointSlices:
+      return "endpointslices";
+    case Resource::Services:
+      return "services";
+    case Resource::ValidatingWebhookConfigurations:
+      return "validatingwebhookconfigurations";
+    case Resource::MutatingWebhookConfigurations:
+      return "mutatingwebhookconfigurations";
+    case Resource::ApiServices:
+      return "apiservices";
+  }
+  return "services";
 }
 
-// One watch: (resource, namespace, Service name), shared by every target that uses it.
+// Cluster-scoped: listed whole, with no namespace and no name.
+constexpr bool cluster_scoped(Resource r) {
+  return r != Resource::EndpointSlices && r != Resource::Services;
+}
+
+// "EndpointSlice", "Service", "MutatingWebhookConfiguration", "APIService"...
+std::string_view kind_name(Resource resource);
+
+// One watch: (resource, namespace, Service name), shared by every target that uses it; a
+// cluster-scoped resource has neither namespace nor name.
 struct SourceKey {
   Resource resource = Resource::EndpointSlices;
   std::string namespace_name;
   std::string service;
   auto operator<=>(const SourceKey&) const = default;
   bool operator==(const SourceKey&) const = default;
-  // "endpointslices/NS/NAME": the `source` label of the discovery metrics.
+  // "endpointslices/NS/NAME" (a cluster-scoped one: the resource alone): the `source` label
+  // of the discovery metrics.
   std::string to_string() const;
-  // "endpointslices.discovery.k8s.io" or "services": what an RBAC rule names.
+  // "endpointslices.discovery.k8s.io", "services", "apiservices.apiregistration.k8s.io"...:
+  // what an RBAC rule names.
   std::string_view rbac_resource() const;
   // The list request; `watch_query` (starting with '&') turns it into a watch.
   std::string list_path() const;
@@ -57,14 +88,30 @@ struct DiscoveredPort {
   std::string name;
   std::uint16_t port = 0;
   std::string protocol = "TCP";
+  // A Service port's targetPort as written: a number, a container port name, or empty (the
+  // same as `port`). Slices have none: their port is already the resolved number.
+  std::string target_port{};
   bool operator==(const DiscoveredPort&) const = default;
 };
 
+// Where the API server sends calls for a webhook or an aggregated API: a Service port in the
+// cluster (`clientConfig.service`, `spec.service`), or a URL (`clientConfig.url`).
+struct ServiceReference {
+  std::string webhook;  // the webhook's name within its configuration; empty for an APIService
+  std::string namespace_name;
+  std::string service;
+  std::uint16_t port = 443;  // the API's default when the reference gives none
+  std::string url{};         // set instead of the Service for a URL webhook
+  bool operator==(const ServiceReference&) const = default;
+};
+
 // One object's addresses and the ports they all serve: an EndpointSlice's endpoints and
-// ports, a Service's ClusterIPs and spec.ports.
+// ports, a Service's ClusterIPs and spec.ports; a webhook configuration's or APIService's
+// service references.
 struct DiscoveredGroup {
   std::vector<DiscoveredAddress> addresses;
   std::vector<DiscoveredPort> ports;
+  std::vector<ServiceReference> references{};
   bool operator==(const DiscoveredGroup&) const = default;
 };
 
@@ -79,6 +126,9 @@ struct DiscoveredSet {
   std::size_t ready_count() const;
 };
 
+// The set a source has now, or nullptr before its first list.
+using SetLookup = std::function<const DiscoveredSet*(const SourceKey&)>;
+
 // One object of a list or a watch event, parsed.
 struct ParsedObject {
   std::string name;
@@ -86,8 +136,9 @@ struct ParsedObject {
   DiscoveredGroup group;  // empty for an object that has none (a headless Service, FQDN slice)
 };
 
-// Parses an EndpointSlice (discovery.k8s.io/v1) or a Service (v1), as `resource` asks; the
-// error says what is wrong in words.
+// Parses an EndpointSlice (discovery.k8s.io/v1), a Service (v1), a Validating- or
+// MutatingWebhookConfiguration (admissionregistration.k8s.io/v1) or an APIService
+// (apiregistration.k8s.io/v1), as `resource` asks; the error says what is wrong in words.
 std::variant<ParsedObject, std::string> parse_object(const boost::property_tree::ptree& object,
                                                      Resource resource);
 
@@ -95,7 +146,7 @@ struct ParsedList {
   std::string resource_version;
   std::map<std::string, DiscoveredGroup> objects;
 };
-// A list response (kind EndpointSliceList / ServiceList).
+// A list response (kind EndpointSliceList, ServiceList, ...List).
 std::variant<ParsedList, std::string> parse_list(const boost::property_tree::ptree& list,
                                                  Resource resource);
 

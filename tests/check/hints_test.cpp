@@ -187,3 +187,34 @@ TEST(Hints, AClusterGroupNotOnTheNodeIsNamedByWhatToLookFor) {
 
 }  // namespace
 }  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+TEST(Hints, ADiscoveredInboundPortNamesWhatNeedsIt) {
+  auto t = std::make_shared<Target>();
+  t->name = "webhook-inbound";
+  t->type = ProbeType::Inbound;
+  t->hosts = {"10.0.1.20"};
+  t->ports = {15017};
+  auto e = expand_endpoints({t}).front();
+  e.consumers = std::make_shared<const std::vector<InboundConsumer>>(std::vector<InboundConsumer>{
+      {"MutatingWebhookConfiguration", "istio-sidecar-injector", "istio-system/istiod:443"}});
+  const auto h = hint_for(e, result(Outcome::Timeout));
+  EXPECT_NE(h.find("cannot reach TCP 15017 for MutatingWebhookConfiguration istio-sidecar-injector"),
+            std::string::npos)
+      << h;
+  EXPECT_NE(h.find("TCP 15017 from the cluster security group"), std::string::npos) << h;
+}
+
+TEST(Hints, APeersKubeletIsNodeToNodeNotTheControlPlane) {
+  auto e = endpoint(10250);
+  e.peer = std::make_shared<const PeerLabels>(PeerLabels{"node-b", ""});
+  const auto h = hint_for(e, result(Outcome::Timeout));
+  EXPECT_NE(h.find("the kubelet of node node-b"), std::string::npos) << h;
+  EXPECT_NE(h.find("TCP 10250 from itself"), std::string::npos) << h;
+  EXPECT_EQ(h.find("type: kubelet"), std::string::npos) << h;
+}
+
+}  // namespace
+}  // namespace reachprobe

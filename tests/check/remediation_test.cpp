@@ -273,3 +273,39 @@ TEST(Remediation, AnEgressRuleNeedsTheAddressThatWasContacted) {
 
 }  // namespace
 }  // namespace reachprobe
+
+namespace reachprobe {
+namespace {
+
+TEST(Remediation, ADiscoveredInboundPortNamesItsConsumersAndANodeMeshKubeletIsNodeToNode) {
+  auto inbound = row("webhook-inbound", ProbeType::Inbound, "10.0.1.20", 15017, Outcome::Timeout,
+                     "10.0.1.20");
+  inbound.endpoint.consumers = std::make_shared<const std::vector<InboundConsumer>>(
+      std::vector<InboundConsumer>{{"MutatingWebhookConfiguration", "istio-sidecar-injector",
+                                    "istio-system/istiod:443"}});
+  // metrics-server's path: this node -> a peer's kubelet.
+  auto peer_kubelet = row("node-mesh-kubelet", ProbeType::Tcp, "10.0.2.30", 10250,
+                          Outcome::Timeout, "10.0.2.30");
+  peer_kubelet.endpoint.peer = std::make_shared<const PeerLabels>(PeerLabels{"node-b", ""});
+  const auto f = facts();
+  const auto plan = plan_remediation({inbound, peer_kubelet}, &f);
+  ASSERT_EQ(plan.rules.size(), 2u);
+  EXPECT_EQ(plan.rules[0].kind, RuleKind::ClusterToNode);
+  EXPECT_EQ(plan.rules[0].note,
+            "TCP 15017 from the cluster security group, for MutatingWebhookConfiguration "
+            "istio-sidecar-injector");
+  EXPECT_EQ(plan.rules[1].kind, RuleKind::NodeToNode);
+  EXPECT_EQ(plan.rules[1].port, 10250);
+  const auto cli = render_aws_cli(plan);
+  EXPECT_TRUE(has(cli, "# fixes: webhook-inbound 10.0.1.20:15017 (timeout) for "
+                       "MutatingWebhookConfiguration istio-sidecar-injector"))
+      << cli;
+  EXPECT_TRUE(has(cli, "--group-id sg-0a1b2c3d4e5f60718 --ip-permissions "
+                       "'IpProtocol=tcp,FromPort=15017,ToPort=15017,UserIdGroupPairs=[{GroupId="
+                       "sg-0fedcba9876543210"))
+      << cli;
+  EXPECT_TRUE(has(render_terraform(plan), "for MutatingWebhookConfiguration istio-sidecar-injector"));
+}
+
+}  // namespace
+}  // namespace reachprobe

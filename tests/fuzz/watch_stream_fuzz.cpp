@@ -25,7 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     parser.feed(part, events);
   }
   for (const auto& event : events) {
-    for (Resource resource : {Resource::EndpointSlices, Resource::Services}) {
+    for (Resource resource :
+         {Resource::EndpointSlices, Resource::Services, Resource::ValidatingWebhookConfigurations,
+          Resource::MutatingWebhookConfigurations, Resource::ApiServices}) {
       auto parsed = parse_object(event.object, resource);
       if (auto* object = std::get_if<ParsedObject>(&parsed)) {
         if (object->name.empty()) std::abort();
@@ -39,6 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto tree = parse_json(all, error)) {
     (void)parse_list(*tree, Resource::EndpointSlices);
     (void)parse_list(*tree, Resource::Services);
+    (void)parse_list(*tree, Resource::MutatingWebhookConfigurations);
+    (void)parse_list(*tree, Resource::ApiServices);
   } else if (error.empty()) {
     std::abort();
   }

@@ -117,7 +117,8 @@ std::vector<Source> discovered_sources(const std::string& config_text,
   std::vector<Source> out;
   const auto root = YAML::Load(config_text);
   for (const auto& t : root["targets"]) {
-    if (!t["discover"]) continue;
+    // `discover: webhooks` (inbound) names no Service here: requests_of() adds its calls.
+    if (!t["discover"] || !t["discover"].IsMap()) continue;
     const auto service = config::expand_env(t["discover"]["service"].as<std::string>(), lookup);
     EXPECT_EQ(service.error, "") << t["name"].as<std::string>();
     const auto slash = service.value.find('/');
@@ -136,7 +137,7 @@ TEST(EksConfig, HasTheOutageMatrixDiscovered) {
   EXPECT_NE(text.find("type: tls"), std::string::npos);
   EXPECT_NE(text.find("kubernetes.default.svc."), std::string::npos);
   // The control plane -> node and node -> node directions.
-  EXPECT_NE(text.find("type: inbound\n    ports: [9443]"), std::string::npos);
+  EXPECT_NE(text.find("type: inbound\n    discover: webhooks"), std::string::npos);
   EXPECT_NE(text.find("type: kubelet"), std::string::npos);
   EXPECT_NE(text.find("max_connect: 5\n    exclude_self: true"), std::string::npos);
   // Nothing copied by hand, and no node -> ENI probe of a port the ENIs do not serve.
@@ -160,7 +161,8 @@ TEST(EksConfig, HasTheOutageMatrixDiscovered) {
           {"coredns", "cluster_ip kube-system/kube-dns"},
           {"coredns-pods", "endpoints kube-system/kube-dns"},
           {"coredns-tcp", "cluster_ip kube-system/kube-dns"},
-          {"node-mesh", "endpoints reachprobe/reachprobe"}}));
+          {"node-mesh", "endpoints reachprobe/reachprobe"},
+          {"node-mesh-kubelet", "endpoints reachprobe/reachprobe"}}));
 }
 
 // A request reachprobe makes: verb, resource, namespace and the name it names (only a
@@ -185,8 +187,45 @@ std::set<Request> requests_of(const std::string& config_text, const std::vector<
     const auto type = t["type"].as<std::string>("");
     if (type == "inbound") used.insert({"get", "pods/proxy", own_ns, ""});
     if (type == "kubelet") used.insert({"get", "pods/log", own_ns, ""});
+    // discover: webhooks: the cluster-scoped webhook configurations and APIServices, and the
+    // Services (and slices) they name, in whatever namespace (namespace "": cluster-wide).
+    if (type == "inbound" && t["discover"] && t["discover"].IsScalar() &&
+        t["discover"].as<std::string>() == "webhooks") {
+      for (const char* verb : {"get", "list", "watch"}) {
+        for (const char* resource :
+             {"validatingwebhookconfigurations.admissionregistration.k8s.io",
+              "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+              "apiservices.apiregistration.k8s.io"}) {
+          used.insert({verb, resource, "", ""});
+        }
+      }
+      for (const char* verb : {"list", "watch"}) {
+        used.insert({verb, "services", "", ""});
+        used.insert({verb, "endpointslices.discovery.k8s.io", "", ""});
+      }
+    }
   }
   return used;
+}
+
+// The manifests without the ClusterRoleBinding of webhook-inbound: what the namespaced Roles
+// alone allow (its ClusterRole reads Services and EndpointSlices everywhere).
+std::string without_cluster_role_binding(const std::string& rendered) {
+  std::string out, doc, line;
+  std::istringstream in(rendered);
+  auto flush = [&] {
+    if (doc.find("kind: ClusterRoleBinding\n") == std::string::npos) out += doc + "---\n";
+    doc.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line == "---") {
+      flush();
+    } else {
+      doc += line + "\n";
+    }
+  }
+  flush();
+  return out;
 }
 
 // The Roles of `policy` allow every request the config of `rendered` makes with the
@@ -204,10 +243,9 @@ void expect_roles_allow_exactly_what_the_config_requests(const RbacPolicy& polic
         << verb << " " << resource << " in " << ns << " " << name << "\n"
         << policy.describe();
   }
-  // Nothing more: every grant, spelled out, is a request the config makes. No cluster-wide
-  // grant, no other verb, resource, namespace or Service name.
+  // Nothing more: every grant, spelled out, is a request the config makes. Cluster-wide only
+  // webhook-inbound's; no other verb, resource, namespace or Service name.
   for (const auto& g : policy.grants()) {
-    EXPECT_FALSE(g.namespace_name.empty()) << "a cluster-wide grant\n" << policy.describe();
     for (const auto& verb : g.rule.verbs) {
       for (const auto& resource : g.rule.resources) {
         for (const auto& group : g.rule.api_groups) {
@@ -233,11 +271,19 @@ TEST(Rbac, TheShippedRolesAllowExactlyTheRequestsOfTheShippedConfig) {
   const Manifests base(read_file(kSourceDir + "/deploy/base/reachprobe.yaml"));
   expect_roles_allow_exactly_what_the_config_requests(policy, base, "deploy/base");
   // What a broader Role would have let through.
-  EXPECT_FALSE(policy.allowed("list", "endpointslices.discovery.k8s.io", ""));
-  EXPECT_FALSE(policy.allowed("list", "endpointslices.discovery.k8s.io", "kube-public"));
-  EXPECT_FALSE(policy.allowed("list", "services", "kube-system"));  // every Service
   EXPECT_FALSE(policy.allowed("get", "secrets", "reachprobe"));
   EXPECT_FALSE(policy.allowed("get", "nodes/proxy", ""));
+  EXPECT_FALSE(policy.allowed("get", "services", "kube-system", "kube-dns"));  // list/watch only
+  EXPECT_FALSE(policy.allowed("create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", ""));
+  // The namespaced Roles alone: exactly their namespaces and Service names.
+  const auto roles = RbacPolicy::from_manifests(
+      without_cluster_role_binding(read_file(kSourceDir + "/deploy/base/reachprobe.yaml")),
+      "reachprobe", "reachprobe");
+  EXPECT_TRUE(roles.allowed("list", "services", "kube-system", "kube-dns"));
+  EXPECT_FALSE(roles.allowed("list", "endpointslices.discovery.k8s.io", ""));
+  EXPECT_FALSE(roles.allowed("list", "endpointslices.discovery.k8s.io", "kube-public"));
+  EXPECT_FALSE(roles.allowed("list", "services", "kube-system"));  // every Service
+  EXPECT_FALSE(roles.allowed("list", "apiservices.apiregistration.k8s.io", ""));
 }
 
 TEST(Chart, LintPassesWithTheDefaultsAndTheKubePrometheusStackValues) {
@@ -441,7 +487,10 @@ TEST(Chart, KubePrometheusStacksNamespaceMovesAlertmanagerAndTheDashboard) {
   EXPECT_EQ(env_value(rendered, "ALERTMANAGER_NAMESPACE"), "observability");
   const auto policy = RbacPolicy::from_manifests(rendered.text(), "reachprobe", "reachprobe");
   EXPECT_TRUE(policy.allowed("watch", "endpointslices.discovery.k8s.io", "observability"));
-  EXPECT_FALSE(policy.allowed("watch", "endpointslices.discovery.k8s.io", "monitoring"));
+  // The namespaced Roles (webhook-inbound's ClusterRole reads slices everywhere).
+  EXPECT_FALSE(RbacPolicy::from_manifests(without_cluster_role_binding(rendered.text()),
+                                          "reachprobe", "reachprobe")
+                   .allowed("watch", "endpointslices.discovery.k8s.io", "monitoring"));
   EXPECT_TRUE(rendered.find("ConfigMap", "reachprobe-dashboards", "observability"));
   expect_roles_allow_exactly_what_the_config_requests(policy, rendered, "observability");
 }

@@ -168,7 +168,18 @@ TEST(Deploy, KustomizationsAndTheChartRenderAndValidateAgainstTheSchemas) {
     EXPECT_NE(r.out.find(std::string("ok   ") + object + "\n"), std::string::npos) << object << "\n"
                                                                                    << r.out;
   }
-  EXPECT_EQ(r.out.find("ClusterRole"), std::string::npos) << r.out;
+  // One ClusterRole: the cluster-scoped webhook configurations and APIServices (and the
+  // Services they name, wherever they are) of webhook-inbound; no other.
+  for (const char* object :
+       {"ClusterRole/reachprobe-webhooks", "ClusterRoleBinding/reachprobe-webhooks"}) {
+    EXPECT_NE(r.out.find(std::string("ok   ") + object + "\n"), std::string::npos) << object;
+  }
+  std::set<std::string> cluster_roles;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("ok   ClusterRole/")) cluster_roles.insert(line);
+  }
+  EXPECT_EQ(cluster_roles, std::set<std::string>{"ok   ClusterRole/reachprobe-webhooks"}) << r.out;
   // The chart itself, rendered by helm with its defaults and the kube-prometheus-stack values.
   EXPECT_NE(r.out.find("== helm template deploy/helm/reachprobe\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("== helm template deploy/helm/reachprobe -f "

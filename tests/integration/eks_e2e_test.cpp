@@ -214,6 +214,7 @@ class SimulatedEks {
     am_service_9093_ = std::make_unique<ListenerInHost>(am_service_, 9093);
     am_pod_9093_ = std::make_unique<ListenerInHost>(am_pod_, 9093);
     node_b_9754_ = std::make_unique<ListenerInHost>(node_b_, 9754);
+    node_b_10250_ = std::make_unique<ListenerInHost>(node_b_, 10250);  // node-b's kubelet
     sts_ = std::make_unique<TlsServerInHost>(sts_host_, pki_, kStsName, dir_);
     // CoreDNS: the ClusterIP and two pods, each answering the cluster's names and, as the
     // VPC resolver behind CoreDNS would, STS's name. Nothing is forwarded anywhere.
@@ -321,6 +322,23 @@ class SimulatedEks {
     api.set_service("monitoring", "alertmanager-operated", {"None"}, am_ports);
     api.set_endpoint_slice("monitoring", "alertmanager-operated-x2b9d", "alertmanager-operated",
                            {{am_pod(), true, "node-b", "ap-southeast-1b"}}, am_ports);
+    // The AWS Load Balancer Controller's webhooks, as its chart creates them: the port the
+    // control plane calls on nodes (webhook-inbound discovers it) is the unnamed Service
+    // port's named targetPort, 9443 in the EndpointSlice.
+    api.set_webhook_configuration(
+        true, "aws-load-balancer-webhook",
+        {{"mpod.elbv2.k8s.aws", "kube-system", "aws-load-balancer-webhook-service", std::nullopt,
+          "/mutate-v1-pod", ""}});
+    api.set_webhook_configuration(
+        false, "aws-load-balancer-webhook",
+        {{"vingress.elbv2.k8s.aws", "kube-system", "aws-load-balancer-webhook-service",
+          std::nullopt, "/validate-networking-v1-ingress", ""}});
+    api.set_service("kube-system", "aws-load-balancer-webhook-service", {"10.100.12.3"},
+                    {{"", 443, "TCP", "webhook-server"}});
+    api.set_endpoint_slice("kube-system", "aws-load-balancer-webhook-service-k2x9p",
+                           "aws-load-balancer-webhook-service",
+                           {{node_b(), true, "node-b", "ap-southeast-1b"}}, {{"", 9443}});
+    api.set_api_service("v1.apps", "", "", std::nullopt);  // local: nothing to probe
     api.set_service("reachprobe", "reachprobe", {"None"}, {{"metrics", 9754}});
     api.set_endpoint_slice("reachprobe", "reachprobe-4fj8s", "reachprobe",
                            {{node_a_ip(), true, "node-a", "ap-southeast-1a"},
@@ -335,7 +353,7 @@ class SimulatedEks {
   TestHost apiserver_host_, eni_b_, kubernetes_cluster_ip_, sts_host_, kube_dns_host_,
       coredns_1_host_, coredns_2_host_, am_service_, am_pod_, node_b_;
   std::unique_ptr<ListenerInHost> eni_a_443_, eni_b_443_, kubernetes_cluster_ip_443_,
-      am_service_9093_, am_pod_9093_, node_b_9754_;
+      am_service_9093_, am_pod_9093_, node_b_9754_, node_b_10250_;
   std::unique_ptr<TlsServerInHost> sts_;
   std::unique_ptr<Dnsmasq> kube_dns_, coredns_1_, coredns_2_;
   std::unique_ptr<KubeletStandIn> kubelet_;
@@ -474,6 +492,7 @@ std::set<std::pair<std::string, std::string>> expected_endpoints(const Simulated
       {"webhook-inbound", c.node_a_ip() + ":9443"},
       {"kubelet-inbound", c.node_a_ip() + ":10250"},
       {"node-mesh", c.node_b() + ":9754"},  // node-a itself: exclude_self
+      {"node-mesh-kubelet", c.node_b() + ":10250"},
   };
 }
 
@@ -505,7 +524,14 @@ void EksE2eTest::expect_healthy(const Shipped& s, const std::string& alertmanage
         "/apis/discovery.k8s.io/v1/namespaces/monitoring/endpointslices?labelSelector="
         "kubernetes.io%2Fservice-name%3Dalertmanager-operated",
         "/apis/discovery.k8s.io/v1/namespaces/reachprobe/endpointslices?labelSelector="
-        "kubernetes.io%2Fservice-name%3Dreachprobe"}) {
+        "kubernetes.io%2Fservice-name%3Dreachprobe",
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+        "/apis/apiregistration.k8s.io/v1/apiservices",
+        "/api/v1/namespaces/kube-system/services?fieldSelector=metadata.name%3D"
+        "aws-load-balancer-webhook-service",
+        "/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices?labelSelector="
+        "kubernetes.io%2Fservice-name%3Daws-load-balancer-webhook-service"}) {
     EXPECT_NE(all.find(list), std::string::npos) << list << "\n" << all;
   }
   const auto alertmanager =
@@ -542,8 +568,11 @@ TEST_F(EksE2eTest, ARoleMissingFromDeployBaseIsAForbiddenSourceThatCheckNames) {
   std::istringstream docs(shipped_.rendered);
   std::string doc, line;
   auto flush = [&] {
-    if (doc.find("kind: Role\n") != std::string::npos &&
-        doc.find("namespace: kube-system\n") != std::string::npos) {
+    // The ClusterRole of webhook-inbound reads Services and EndpointSlices everywhere: its
+    // binding goes too, or it would allow what the kube-system Role did.
+    if ((doc.find("kind: Role\n") != std::string::npos &&
+         doc.find("namespace: kube-system\n") != std::string::npos) ||
+        doc.find("kind: ClusterRoleBinding\n") != std::string::npos) {
       doc.clear();
       return;
     }
@@ -567,7 +596,8 @@ TEST_F(EksE2eTest, ARoleMissingFromDeployBaseIsAForbiddenSourceThatCheckNames) {
   bool named = false;
   for (const auto& [key, row] : rows) {
     const bool coredns = key.first.starts_with("coredns");
-    EXPECT_EQ(row.result, coredns ? "error" : "ok") << key.first << " " << key.second;
+    const bool webhooks = key.first == "webhook-inbound";  // its three cluster-scoped lists
+    EXPECT_EQ(row.result, coredns || webhooks ? "error" : "ok") << key.first << " " << key.second;
     named |= row.message.find(
                  "forbidden (403): the service account needs RBAC `list` on "
                  "`endpointslices.discovery.k8s.io` in namespace kube-system") != std::string::npos;

@@ -374,3 +374,79 @@ TEST_F(DiscoveryTest, ListOnceForCheck) {
 
 }  // namespace
 }  // namespace reachprobe::kube
+
+namespace reachprobe::kube {
+namespace {
+
+// A Service nobody installed is an answer, not a failure: absent, up, and said once.
+TEST_F(DiscoveryTest, AServiceThatDoesNotExistIsAbsentNotFailing) {
+  FakeApiServer server(apiserver_options());
+  auto d = discovery(server);
+  d->set_sources({kService});
+  ASSERT_TRUE(run_until([&] { return server.open_watches() == 1; }));
+  EXPECT_TRUE(d->status(kService)->up);
+  EXPECT_TRUE(d->status(kService)->absent);
+  EXPECT_EQ(metric("reachprobe_discovery_absent", kService.to_string()), 1);
+  EXPECT_EQ(metric("reachprobe_discovery_up", kService.to_string()), 1);
+  server.set_service("kube-system", "kube-dns", {"10.100.0.10"}, {{"dns", 53, "UDP"}});
+  ASSERT_TRUE(run_until([&] { return !d->status(kService)->absent; }));
+  EXPECT_EQ(metric("reachprobe_discovery_absent", kService.to_string()), 0);
+  server.delete_service("kube-system", "kube-dns");
+  ASSERT_TRUE(run_until([&] { return d->status(kService)->absent; }));
+
+  // The API server answering 404 (a collection it does not serve): absent as well, and
+  // `up`, so the discovery alert (up == 0 for 10 minutes) does not fire for it.
+  server.fail_with(404);
+  server.inject("", true);
+  ASSERT_TRUE(run_until([&] { return errors(*d, kService, ErrorReason::NotFound) >= 2; }));
+  EXPECT_TRUE(d->status(kService)->up);
+  EXPECT_TRUE(d->status(kService)->absent);
+  EXPECT_EQ(metric("reachprobe_discovery_up", kService.to_string()), 1);
+  EXPECT_EQ(metric("reachprobe_discovery_errors_total", kService.to_string(), "not_found"),
+            static_cast<double>(errors(*d, kService, ErrorReason::NotFound)));
+}
+
+TEST_F(DiscoveryTest, ClusterScopedWebhookConfigurationsAreListedAndWatched) {
+  auto options = apiserver_options();
+  std::atomic<bool> allowed{true};
+  options.authorize = [&allowed](const std::string& verb, const std::string& resource,
+                                 const std::string& ns) {
+    return allowed || !(ns.empty() &&
+                        resource ==
+                            "mutatingwebhookconfigurations."
+                            "admissionregistration.k8s.io" &&
+                        verb == "list");
+  };
+  FakeApiServer server(options);
+  server.set_webhook_configuration(
+      true, "istio-sidecar-injector",
+      {{"sidecar-injector.istio.io", "istio-system", "istiod", 443, "/inject", ""}});
+  const SourceKey mutating{Resource::MutatingWebhookConfigurations, "", ""};
+  const SourceKey apiservices{Resource::ApiServices, "", ""};
+  auto d = discovery(server);
+  d->set_sources({mutating, apiservices});
+  ASSERT_TRUE(run_until([&] { return server.open_watches() == 2; }));
+  ASSERT_NE(d->set(mutating), nullptr);
+  const auto& refs = d->set(mutating)->objects.at("istio-sidecar-injector").references;
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0],
+            (ServiceReference{"sidecar-injector.istio.io", "istio-system", "istiod", 443, ""}));
+  // A new one arrives through the watch; no port given is the API's 443.
+  server.set_api_service("v1beta1.metrics.k8s.io", "kube-system", "metrics-server", std::nullopt);
+  ASSERT_TRUE(
+      run_until([&] { return d->set(apiservices) && !d->set(apiservices)->objects.empty(); }));
+  EXPECT_EQ(d->set(apiservices)->objects.at("v1beta1.metrics.k8s.io").references.at(0).port, 443);
+
+  // RBAC removed: a ClusterRole is what is missing, and the last set is kept.
+  allowed = false;
+  server.inject("", true);
+  ASSERT_TRUE(run_until([&] { return errors(*d, mutating, ErrorReason::Forbidden) >= 1; }));
+  EXPECT_EQ(d->status(mutating)->last_error,
+            "forbidden (403): the service account needs RBAC `list` on "
+            "`mutatingwebhookconfigurations.admissionregistration.k8s.io` cluster-wide (a "
+            "ClusterRole and its ClusterRoleBinding)");
+  EXPECT_EQ(d->set(mutating)->objects.size(), 1u);
+}
+
+}  // namespace
+}  // namespace reachprobe::kube

@@ -165,6 +165,31 @@ std::string percent_decoded(std::string_view text) {
   return out;
 }
 
+bool cluster_scoped(const std::string& resource) {
+  return resource != "endpointslices" && resource != "services";
+}
+
+// kind, apiVersion and the API group of each resource served.
+struct ResourceInfo {
+  std::string kind;
+  std::string api_version;
+  std::string group;
+};
+ResourceInfo info_of(const std::string& resource) {
+  if (resource == "endpointslices")
+    return {"EndpointSlice", "discovery.k8s.io/v1", "discovery.k8s.io"};
+  if (resource == "services") return {"Service", "v1", ""};
+  if (resource == "validatingwebhookconfigurations") {
+    return {"ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1",
+            "admissionregistration.k8s.io"};
+  }
+  if (resource == "mutatingwebhookconfigurations") {
+    return {"MutatingWebhookConfiguration", "admissionregistration.k8s.io/v1",
+            "admissionregistration.k8s.io"};
+  }
+  return {"APIService", "apiregistration.k8s.io/v1", "apiregistration.k8s.io"};
+}
+
 std::optional<Collection> parse_collection(std::string_view target) {
   const auto question = target.find('?');
   std::string_view path = target.substr(0, question);
@@ -172,7 +197,22 @@ std::optional<Collection> parse_collection(std::string_view target) {
   constexpr std::string_view kSlices = "/apis/discovery.k8s.io/v1/namespaces/";
   constexpr std::string_view kCore = "/api/v1/namespaces/";
   std::string_view suffix;
-  if (path.starts_with(kSlices)) {
+  for (const auto& [prefix, resource] :
+       {std::pair{std::string_view("/apis/admissionregistration.k8s.io/v1/"),
+                  std::string_view("validatingwebhookconfigurations")},
+        std::pair{std::string_view("/apis/admissionregistration.k8s.io/v1/"),
+                  std::string_view("mutatingwebhookconfigurations")},
+        std::pair{std::string_view("/apis/apiregistration.k8s.io/v1/"),
+                  std::string_view("apiservices")}}) {
+    if (path.starts_with(prefix) && path.substr(prefix.size()) == resource) {
+      c.resource = std::string(resource);
+      path = {};
+      break;
+    }
+  }
+  if (!c.resource.empty()) {
+    // cluster-scoped: no namespace
+  } else if (path.starts_with(kSlices)) {
     path.remove_prefix(kSlices.size());
     c.resource = "endpointslices";
     suffix = "/endpointslices";
@@ -183,10 +223,12 @@ std::optional<Collection> parse_collection(std::string_view target) {
   } else {
     return std::nullopt;
   }
-  if (!path.ends_with(suffix)) return std::nullopt;
-  path.remove_suffix(suffix.size());
-  if (path.empty() || path.find('/') != std::string_view::npos) return std::nullopt;
-  c.namespace_name = std::string(path);
+  if (!cluster_scoped(c.resource)) {
+    if (!path.ends_with(suffix)) return std::nullopt;
+    path.remove_suffix(suffix.size());
+    if (path.empty() || path.find('/') != std::string_view::npos) return std::nullopt;
+    c.namespace_name = std::string(path);
+  }
   if (question != std::string_view::npos) {
     std::string_view query = target.substr(question + 1);
     while (!query.empty()) {
@@ -215,12 +257,14 @@ std::string render(const StoredObject& o, bool with_kind) {
   const bool slice = o.resource == "endpointslices";
   std::string out = "{";
   if (with_kind) {
-    out += slice ? "\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
-                 : "\"kind\":\"Service\",\"apiVersion\":\"v1\",";
+    const auto info = info_of(o.resource);
+    out += "\"kind\":\"" + info.kind + "\",\"apiVersion\":\"" + info.api_version + "\",";
   }
-  out += "\"metadata\":{\"name\":\"" + json_escaped(o.name) + "\",\"namespace\":\"" +
-         json_escaped(o.namespace_name) + "\",\"resourceVersion\":\"" +
-         std::to_string(o.resource_version) + "\"";
+  out += "\"metadata\":{\"name\":\"" + json_escaped(o.name) + "\",";
+  if (!cluster_scoped(o.resource)) {
+    out += "\"namespace\":\"" + json_escaped(o.namespace_name) + "\",";
+  }
+  out += "\"resourceVersion\":\"" + std::to_string(o.resource_version) + "\"";
   if (slice) {
     out += ",\"labels\":{\"kubernetes.io/service-name\":\"" + json_escaped(o.service) + "\"}";
   }
@@ -234,7 +278,13 @@ std::string ports_json(const std::vector<FakePort>& ports) {
     if (i) out += ",";
     out += "{\"name\":\"" + json_escaped(ports[i].name) +
            "\",\"port\":" + std::to_string(ports[i].port) + ",\"protocol\":\"" + ports[i].protocol +
-           "\"}";
+           "\"";
+    const std::string& target = ports[i].target_port;
+    if (!target.empty()) {
+      const bool number = target.find_first_not_of("0123456789") == std::string::npos;
+      out += ",\"targetPort\":" + (number ? target : "\"" + json_escaped(target) + "\"");
+    }
+    out += "}";
   }
   return out + "]";
 }
@@ -300,6 +350,7 @@ struct FakeApiServer::Server {
 
   bool selected(const StoredObject& o, const Collection& c) const {
     if (o.resource != c.resource || o.namespace_name != c.namespace_name) return false;
+    if (cluster_scoped(c.resource)) return true;
     if (c.resource == "endpointslices") {
       auto it = c.query.find("labelSelector");
       if (it == c.query.end()) return true;
@@ -350,11 +401,13 @@ struct FakeApiServer::Server {
   }
 
   std::string forbidden_message(const std::string& verb, const Collection& c) const {
-    const std::string group = c.resource == "endpointslices" ? "discovery.k8s.io" : "";
+    const std::string group = info_of(c.resource).group;
     const std::string full = group.empty() ? c.resource : c.resource + "." + group;
     return full + " is forbidden: User \"system:serviceaccount:" + options.namespace_name + ":" +
            options.service_account + "\" cannot " + verb + " resource \"" + c.resource +
-           "\" in API group \"" + group + "\" in the namespace \"" + c.namespace_name + "\"";
+           "\" in API group \"" + group + "\"" +
+           (cluster_scoped(c.resource) ? std::string(" at the cluster scope")
+                                       : " in the namespace \"" + c.namespace_name + "\"");
   }
 
   asio::awaitable<void> serve_collection(Stream& stream,
@@ -367,8 +420,8 @@ struct FakeApiServer::Server {
     const bool watch =
         c.query.count("watch") && (c.query.at("watch") == "1" || c.query.at("watch") == "true");
     const std::string verb = watch ? "watch" : "list";
-    const std::string resource =
-        c.resource == "endpointslices" ? "endpointslices.discovery.k8s.io" : "services";
+    const std::string group = info_of(c.resource).group;
+    const std::string resource = group.empty() ? c.resource : c.resource + "." + group;
     std::string name;
     if (auto it = c.query.find("fieldSelector");
         it != c.query.end() && it->second.starts_with("metadata.name=")) {
@@ -391,8 +444,8 @@ struct FakeApiServer::Server {
     }
     if (!watch) {
       ++lists_served;
-      const std::string kind = c.resource == "endpointslices" ? "EndpointSliceList" : "ServiceList";
-      const std::string api_version = c.resource == "endpointslices" ? "discovery.k8s.io/v1" : "v1";
+      const std::string kind = info_of(c.resource).kind + "List";
+      const std::string api_version = info_of(c.resource).api_version;
       std::string body = "{\"kind\":\"" + kind + "\",\"apiVersion\":\"" + api_version +
                          "\",\"metadata\":{\"resourceVersion\":\"" +
                          std::to_string(resource_version) + "\"},\"items\":[";
@@ -933,6 +986,86 @@ std::size_t FakeApiServer::list_count() const {
 std::size_t FakeApiServer::watch_count() const {
   std::lock_guard lock(server_->mutex);
   return server_->watches_served;
+}
+
+void FakeApiServer::set_webhook_configuration(bool mutating, const std::string& name,
+                                              std::vector<FakeWebhook> webhooks) {
+  const std::string resource =
+      mutating ? "mutatingwebhookconfigurations" : "validatingwebhookconfigurations";
+  StoredObject object{resource, "", name, "", "", 0};
+  object.members = ",\"webhooks\":[";
+  for (std::size_t i = 0; i < webhooks.size(); ++i) {
+    const auto& w = webhooks[i];
+    if (i) object.members += ",";
+    object.members += "{\"name\":\"" + json_escaped(w.name) + "\",\"clientConfig\":{";
+    if (!w.url.empty()) {
+      object.members += "\"url\":\"" + json_escaped(w.url) + "\"";
+    } else {
+      object.members += "\"service\":{\"namespace\":\"" + json_escaped(w.service_namespace) +
+                        "\",\"name\":\"" + json_escaped(w.service_name) + "\"";
+      if (!w.path.empty()) object.members += ",\"path\":\"" + json_escaped(w.path) + "\"";
+      if (w.port) object.members += ",\"port\":" + std::to_string(*w.port);
+      object.members += "}";
+    }
+    object.members +=
+        ",\"caBundle\":\"LS0tLS1CRUdJTi0tLS0tCg==\"},\"admissionReviewVersions\":[\"v1\"],"
+        "\"sideEffects\":\"None\",\"failurePolicy\":\"Fail\"}";
+  }
+  object.members += "]";
+  {
+    std::lock_guard lock(server_->mutex);
+    const bool exists = server_->objects.count({resource, "", name}) > 0;
+    server_->change(exists ? "MODIFIED" : "ADDED", std::move(object));
+  }
+  asio::post(server_->io, [server = server_] { server->wake_all(); });
+}
+
+void FakeApiServer::delete_webhook_configuration(bool mutating, const std::string& name) {
+  const std::string resource =
+      mutating ? "mutatingwebhookconfigurations" : "validatingwebhookconfigurations";
+  {
+    std::lock_guard lock(server_->mutex);
+    auto it = server_->objects.find({resource, "", name});
+    if (it == server_->objects.end()) return;
+    server_->change("DELETED", it->second);
+  }
+  asio::post(server_->io, [server = server_] { server->wake_all(); });
+}
+
+void FakeApiServer::set_api_service(const std::string& name, const std::string& service_namespace,
+                                    const std::string& service_name,
+                                    std::optional<std::uint16_t> port) {
+  StoredObject object{"apiservices", "", name, "", "", 0};
+  const auto dot = name.find('.');
+  const std::string version = name.substr(0, dot);
+  const std::string group = dot == std::string::npos ? "" : name.substr(dot + 1);
+  object.members = ",\"spec\":{\"group\":\"" + json_escaped(group) + "\",\"version\":\"" +
+                   json_escaped(version) +
+                   "\",\"groupPriorityMinimum\":100,\"versionPriority\":100,";
+  if (service_namespace.empty()) {
+    object.members += "\"service\":null}";
+  } else {
+    object.members += "\"service\":{\"namespace\":\"" + json_escaped(service_namespace) +
+                      "\",\"name\":\"" + json_escaped(service_name) + "\"";
+    if (port) object.members += ",\"port\":" + std::to_string(*port);
+    object.members += "},\"insecureSkipTLSVerify\":true}";
+  }
+  {
+    std::lock_guard lock(server_->mutex);
+    const bool exists = server_->objects.count({"apiservices", "", name}) > 0;
+    server_->change(exists ? "MODIFIED" : "ADDED", std::move(object));
+  }
+  asio::post(server_->io, [server = server_] { server->wake_all(); });
+}
+
+void FakeApiServer::delete_api_service(const std::string& name) {
+  {
+    std::lock_guard lock(server_->mutex);
+    auto it = server_->objects.find({"apiservices", "", name});
+    if (it == server_->objects.end()) return;
+    server_->change("DELETED", it->second);
+  }
+  asio::post(server_->io, [server = server_] { server->wake_all(); });
 }
 
 }  // namespace reachprobe::test

@@ -67,6 +67,18 @@ struct FakePort {
   std::string name;
   std::uint16_t port = 0;
   std::string protocol = "TCP";
+  std::string target_port{};  // a Service port's targetPort: a number or a name; empty: none
+};
+
+// One webhook of a Validating- or MutatingWebhookConfiguration: clientConfig.service (no
+// port: the API's default 443 is left to the client), or clientConfig.url.
+struct FakeWebhook {
+  std::string name;
+  std::string service_namespace;
+  std::string service_name;
+  std::optional<std::uint16_t> port;
+  std::string path;
+  std::string url;
 };
 
 // A stand-in for kube-apiserver, for exactly the two requests reachprobe makes, doing what
@@ -110,6 +122,16 @@ class FakeApiServer {
   void set_service(const std::string& namespace_name, const std::string& name,
                    std::vector<std::string> cluster_ips, std::vector<FakePort> ports);
   void delete_service(const std::string& namespace_name, const std::string& name);
+  // Cluster-scoped objects (admissionregistration.k8s.io/v1, apiregistration.k8s.io/v1),
+  // listed and watched whole; RBAC asks `authorize` with an empty namespace.
+  void set_webhook_configuration(bool mutating, const std::string& name,
+                                 std::vector<FakeWebhook> webhooks);
+  void delete_webhook_configuration(bool mutating, const std::string& name);
+  // `service_namespace` empty: a local APIService (spec.service null), served by the API
+  // server itself.
+  void set_api_service(const std::string& name, const std::string& service_namespace,
+                       const std::string& service_name, std::optional<std::uint16_t> port);
+  void delete_api_service(const std::string& name);
 
   // The history up to now is gone (a compaction, and the resourceVersion moves on): a watch
   // from an older resourceVersion gets 410 (as an HTTP status with `gone_as_http`, else as

@@ -121,7 +121,7 @@ struct FakeImds::Server {
 
 FakeImds::FakeImds(FakeImdsOptions options)
     : server_(std::make_shared<Server>(std::move(options))) {
-  tcp::endpoint where(asio::ip::make_address("127.0.0.1"), 0);
+  tcp::endpoint where(asio::ip::make_address(server_->options.listen_address), 0);
   server_->acceptor.open(where.protocol());
   server_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   server_->acceptor.bind(where);
@@ -136,7 +136,9 @@ FakeImds::~FakeImds() {
   thread_.join();
 }
 
-std::string FakeImds::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string FakeImds::url() const {
+  return "http://" + server_->options.listen_address + ":" + std::to_string(port_);
+}
 
 std::string FakeImds::environment() const { return "AWS_EC2_METADATA_SERVICE_ENDPOINT=" + url(); }
 

@@ -26,6 +26,10 @@ struct FakeImdsOptions {
   std::string vpc_id = "vpc-0123abcd4567ef890";
   std::vector<std::string> vpc_cidrs = {"198.18.0.0/15"};
 
+  // Where it listens (port 0): loopback, or e.g. the root side of a TestHost's veth for a
+  // node that runs in a network namespace of its own.
+  std::string listen_address = "127.0.0.1";
+
   int put_status = 200;                    // 401/403: IMDS refusing tokens
   std::chrono::milliseconds put_delay{0};  // beyond the client's 1 s: a hop limit of 1
   std::chrono::milliseconds get_delay{0};
