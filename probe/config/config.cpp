@@ -19,6 +19,7 @@
 #include "probe/config/duration.hpp"
 #include "probe/config/env_expand.hpp"
 #include "probe/config/inbound_discover.hpp"
+#include "probe/core/series_labels.hpp"
 #include "probe/core/url.hpp"
 
 namespace reachprobe::config {
@@ -192,10 +193,6 @@ bool is_target_name(std::string_view name) {
     return is_ascii_alnum(c) || c == '_' || c == '-';
   });
 }
-
-// Labels every series of an endpoint already has; `le` is the histogram bucket label.
-constexpr std::string_view kReservedLabels[] = {"target", "type", "endpoint",  "phase",
-                                                "result", "le",   "peer_node", "peer_zone"};
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -877,9 +874,19 @@ class Loader {
         if (name.starts_with("__")) {
           return "label name " + quote(name) + " must not start with '__' (reserved)";
         }
-        if (std::find(std::begin(kReservedLabels), std::end(kReservedLabels), name) !=
-            std::end(kReservedLabels)) {
+        if (is_endpoint_series_label(name)) {
           return "label name " + quote(name) + " is reserved by reachprobe";
+        }
+        if (is_scrape_target_label(name)) {
+          return "label name " + quote(name) +
+                 " is set by Prometheus or prometheus-operator on every scraped target (the "
+                 "series' own would arrive renamed exported_" +
+                 name + "); choose another name";
+        }
+        if (name == kShippedScrapeLabel) {
+          return "label name " + quote(name) +
+                 " is set by the shipped PodMonitor and scrape config (the pod's node name); "
+                 "choose another name";
         }
         return std::nullopt;
       });

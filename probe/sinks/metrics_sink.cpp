@@ -80,7 +80,7 @@ struct LatencyHistogram {
 };
 
 struct MetricsSink::Series {
-  // `endpoint="..",target="..",type=".."` and the target's labels, sorted by name and
+  // `dst="..",target="..",type=".."` and the target's labels, sorted by name and
   // escaped; `result` and `phase` go in at their sorted place.
   std::string labels;
   std::size_t result_at = 0;
@@ -129,7 +129,7 @@ MetricsSink::Series& MetricsSink::series_for(const Endpoint& endpoint) {
 
   std::map<std::string_view, std::string_view> sorted = {{"target", endpoint.target_name()},
                                                          {"type", to_string(endpoint.type())},
-                                                         {"endpoint", endpoint.label}};
+                                                         {"dst", endpoint.label}};
   for (const auto& [name, value] : endpoint.target->labels) sorted.emplace(name, value);
   // Built once per series, so they cost nothing per probe.
   if (!endpoint.peer_node().empty()) sorted.emplace("peer_node", endpoint.peer_node());

@@ -117,7 +117,7 @@ void BM_ExpositionPrometheusCpp(benchmark::State& state) {
   auto& probes = prometheus::BuildCounter().Name("reachprobe_probes_total").Register(registry);
   for (const auto& e : tcp_endpoints(static_cast<int>(state.range(0)))) {
     prometheus::Labels labels = {
-        {"target", e.target_name()}, {"type", "tcp"}, {"endpoint", e.label}};
+        {"target", e.target_name()}, {"type", "tcp"}, {"dst", e.label}};
     success.Add(labels).Set(1);
     auto with = labels;
     with.emplace("result", "ok");

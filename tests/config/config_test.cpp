@@ -648,6 +648,45 @@ TEST(LoadConfig, LabelNamesMustBeValidAndNotReserved) {
           "c.yaml:15:7: duplicate key 'good_name' (first at line 7)"));
 }
 
+// Prometheus (job, instance) and prometheus-operator (namespace, pod, container, endpoint,
+// service) set these on every scraped target; the shipped scrape configs set node. A
+// target's own label of that name would arrive as exported_<name>, so it is an error.
+TEST(LoadConfig, LabelNamesTheScrapeSetsAreRejected) {
+  auto result = load(R"(targets:
+  - name: a
+    type: tcp
+    hosts: [h]
+    ports: [1]
+    labels:
+      job: x
+      instance: x
+      namespace: x
+      pod: x
+      container: x
+      endpoint: x
+      service: x
+      node: x
+      dst: x
+      cluster: fine
+)");
+  const std::string scrape =
+      " is set by Prometheus or prometheus-operator on every scraped target (the series' own "
+      "would arrive renamed exported_";
+  EXPECT_THAT(
+      errors_of(result),
+      ElementsAre(
+          "c.yaml:7:7: label name 'job'" + scrape + "job); choose another name",
+          "c.yaml:8:7: label name 'instance'" + scrape + "instance); choose another name",
+          "c.yaml:9:7: label name 'namespace'" + scrape + "namespace); choose another name",
+          "c.yaml:10:7: label name 'pod'" + scrape + "pod); choose another name",
+          "c.yaml:11:7: label name 'container'" + scrape + "container); choose another name",
+          "c.yaml:12:7: label name 'endpoint'" + scrape + "endpoint); choose another name",
+          "c.yaml:13:7: label name 'service'" + scrape + "service); choose another name",
+          "c.yaml:14:7: label name 'node' is set by the shipped PodMonitor and scrape "
+          "config (the pod's node name); choose another name",
+          "c.yaml:15:7: label name 'dst' is reserved by reachprobe"));
+}
+
 TEST(LoadConfig, ListenMustBeIpAndPort) {
   const std::string target = with_target("  - {name: a, type: tcp, hosts: [h], ports: [1]}\n");
   auto ipv6 = load("listen: \"[::]:9000\"\n" + target);

@@ -255,19 +255,19 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
   EXPECT_EQ(metrics.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
   const auto open = std::to_string(open_port());
   const auto& body = metrics.body;
-  EXPECT_EQ(sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" + open +
+  EXPECT_EQ(sample(body, "reachprobe_probe_success{dst=\"127.0.0.1:" + open +
                              "\",group=\"control-plane\",target=\"open\",type=\"tcp\"}"),
             1.0)
       << body;
-  EXPECT_EQ(sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" +
+  EXPECT_EQ(sample(body, "reachprobe_probe_success{dst=\"127.0.0.1:" +
                              std::to_string(closed_.port()) + "\",target=\"closed\",type=\"tcp\"}"),
             0.0);
-  EXPECT_GE(sample(body, "reachprobe_probes_total{endpoint=\"127.0.0.1:" +
+  EXPECT_GE(sample(body, "reachprobe_probes_total{dst=\"127.0.0.1:" +
                              std::to_string(closed_.port()) +
                              "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
                 .value_or(0),
             1.0);
-  EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{endpoint=\"api.cluster.test.:" +
+  EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{dst=\"api.cluster.test.:" +
                       open + "\",phase=\"dns\",target=\"named\",type=\"tcp\"}"),
             std::string::npos)
       << "a named host has a dns phase";
@@ -287,7 +287,7 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
   ASSERT_TRUE(wait_until(
       [&] {
         return sample(http_get("127.0.0.1", port, "/metrics").body,
-                      "reachprobe_probes_total{endpoint=\"127.0.0.1:" +
+                      "reachprobe_probes_total{dst=\"127.0.0.1:" +
                           std::to_string(closed_.port()) +
                           "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
                    .value_or(0) >= 2;
@@ -400,7 +400,7 @@ TEST_F(BinaryTest, RunsAsNobodyWithoutCapabilities) {
       << daemon.stderr_text();
   const auto body = http_get("127.0.0.1", port, "/metrics").body;
   EXPECT_EQ(
-      sample(body, "reachprobe_probe_success{endpoint=\"127.0.0.1:" + std::to_string(open_port()) +
+      sample(body, "reachprobe_probe_success{dst=\"127.0.0.1:" + std::to_string(open_port()) +
                        "\",group=\"control-plane\",target=\"open\",type=\"tcp\"}"),
       1.0)
       << body;

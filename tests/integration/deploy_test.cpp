@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <filesystem>
@@ -214,12 +215,106 @@ TEST(Deploy, TheSchemaValidatorRejectsWrongTypesAndUnknownFields) {
       << r.out;
 }
 
+// The PodMonitor users apply, as the operator reads it: the chart's, as rendered into
+// deploy/kube-prometheus-stack/monitoring.yaml.
+YAML::Node shipped_podmonitor() {
+  for (const auto& doc :
+       YAML::LoadAllFromFile(kSourceDir + "/deploy/kube-prometheus-stack/monitoring.yaml")) {
+    if (doc["kind"] && doc["kind"].as<std::string>() == "PodMonitor") return doc;
+  }
+  ADD_FAILURE() << "no PodMonitor in deploy/kube-prometheus-stack/monitoring.yaml";
+  return YAML::Node();
+}
+
+// A node in one line, in document order: {key: value, key: [a, b]}.
+std::string one_line(const YAML::Node& node) {
+  std::string out;
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      out += (out.empty() ? "{" : ", ") + kv.first.as<std::string>() + ": " + one_line(kv.second);
+    }
+    return out + "}";
+  }
+  if (node.IsSequence()) {
+    for (const auto& item : node) out += (out.empty() ? "[" : ", ") + one_line(item);
+    return out + "]";
+  }
+  return node.as<std::string>("");
+}
+
+std::string sanitized_label_name(std::string name) {
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  }
+  return name;
+}
+
+// The operator's scrape config the Prometheus proof scrapes through is the one for the
+// PodMonitor as shipped: a change of the PodMonitor must come with a new fixture (from a
+// real operator or its golden files), or the proof proves an old config.
+TEST(Deploy, TheOperatorScrapeConfigFixtureIsTheShippedPodMonitors) {
+  const auto monitor = shipped_podmonitor();
+  const auto fixture = YAML::LoadFile(
+      kSourceDir +
+      "/tests/integration/fixtures/podmonitor-scrape-config.prometheus-operator-v0.93.0.yaml");
+  const auto job = fixture["scrape_configs"][0];
+  const auto ns = monitor["metadata"]["namespace"].as<std::string>();
+  const auto name = monitor["metadata"]["name"].as<std::string>();
+  ASSERT_EQ(monitor["spec"]["podMetricsEndpoints"].size(), 1u);
+  const auto endpoint = monitor["spec"]["podMetricsEndpoints"][0];
+  EXPECT_EQ(job["job_name"].as<std::string>(), "podMonitor/" + ns + "/" + name + "/0");
+  ASSERT_TRUE(endpoint["honorLabels"]) << "the PodMonitor decides honorLabels explicitly";
+  EXPECT_EQ(job["honor_labels"].as<bool>(), endpoint["honorLabels"].as<bool>());
+  EXPECT_EQ(job["kubernetes_sd_configs"][0]["namespaces"]["names"][0].as<std::string>(), ns);
+  EXPECT_EQ(job["scrape_interval"].as<std::string>(), endpoint["interval"].as<std::string>());
+  EXPECT_EQ(job["metrics_path"].as<std::string>(), endpoint["path"].as<std::string>());
+
+  const auto relabel = job["relabel_configs"];
+  std::vector<std::string> rules;
+  for (const auto& r : relabel) rules.push_back(one_line(r));
+  const auto has = [&](const std::string& rule) {
+    return std::find(rules.begin(), rules.end(), rule) != rules.end();
+  };
+  for (const auto& label : monitor["spec"]["selector"]["matchLabels"]) {
+    const auto key = sanitized_label_name(label.first.as<std::string>());
+    EXPECT_TRUE(has("{action: keep, source_labels: [__meta_kubernetes_pod_label_" + key +
+                    ", __meta_kubernetes_pod_labelpresent_" + key + "], regex: (" +
+                    label.second.as<std::string>() + ");true}"))
+        << key;
+  }
+  const auto port = endpoint["port"].as<std::string>();
+  EXPECT_TRUE(
+      has("{action: keep, source_labels: [__meta_kubernetes_pod_container_port_name], "
+          "regex: " +
+          port + "}"));
+  EXPECT_TRUE(has("{target_label: job, replacement: " + ns + "/" + name + "}"));
+  // The PodMonitor's relabelings come right after the operator's `endpoint` rule, before
+  // the three sharding rules, in the operator's key order.
+  const auto at =
+      std::find(rules.begin(), rules.end(), "{target_label: endpoint, replacement: " + port + "}");
+  ASSERT_NE(at, rules.end());
+  std::vector<std::string> users(at + 1, rules.end() - 3);
+  std::vector<std::string> expected;
+  for (const auto& r : endpoint["relabelings"]) {
+    YAML::Node m(YAML::NodeType::Map);
+    if (r["sourceLabels"]) m["source_labels"] = r["sourceLabels"];
+    if (r["separator"]) m["separator"] = r["separator"];
+    if (r["targetLabel"]) m["target_label"] = r["targetLabel"];
+    if (r["regex"]) m["regex"] = r["regex"];
+    if (r["modulus"]) m["modulus"] = r["modulus"];
+    if (r["replacement"]) m["replacement"] = r["replacement"];
+    if (r["action"]) m["action"] = r["action"];
+    expected.push_back(one_line(m));
+  }
+  EXPECT_EQ(users, expected);
+}
+
 TEST(AlertRules, PromtoolChecksAndUnitTestsPass) {
   if (!have("promtool")) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   const auto dir = kSourceDir + "/deploy/prometheus";
   auto check = run_command({"promtool", "check", "rules", dir + "/reachprobe-rules.yaml"}, 60s);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-  EXPECT_NE(check.out.find("SUCCESS: 11 rules found"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("SUCCESS: 13 rules found"), std::string::npos) << check.out;
   auto test = run_command({"promtool", "test", "rules", dir + "/reachprobe-rules.test.yaml"}, 60s);
   EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
   EXPECT_NE(test.out.find("SUCCESS"), std::string::npos) << test.out;
@@ -242,12 +337,84 @@ TEST(AlertRules, EveryAlertHasAUnitTestFiringAndNotFiring) {
         std::regex_search(tests, std::regex("alertname: " + a + "\n *exp_alerts:\n *- exp_labels")))
         << a << " has no firing check";
   }
-  // Each alert has a summary, a description and a runbook hint.
-  for (const std::string key : {"summary:", "description:", "runbook:"}) {
+  // Each alert has a summary, a description and a runbook.
+  for (const std::string key : {"summary:", "description:", "runbook_url:"}) {
     std::size_t n = 0;
     for (auto pos = rules.find(key); pos != std::string::npos; pos = rules.find(key, pos + 1)) ++n;
     EXPECT_EQ(n, alerts.size()) << key;
   }
+}
+
+// GitHub's anchor of a Markdown heading: lower case, spaces to '-', punctuation dropped.
+std::string heading_anchor(const std::string& heading) {
+  std::string anchor;
+  for (unsigned char c : heading) {
+    if (std::isalnum(c) || c == '-' || c == '_') {
+      anchor += static_cast<char>(std::tolower(c));
+    } else if (c == ' ') {
+      anchor += '-';
+    }
+  }
+  return anchor;
+}
+
+TEST(AlertRules, EveryRunbookUrlPointsAtARunbookOfThatAlert) {
+  std::set<std::string> anchors;
+  std::istringstream in(read_file(kSourceDir + "/docs/runbooks.md"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("## ")) anchors.insert(heading_anchor(line.substr(3)));
+  }
+  const auto rules = YAML::LoadFile(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml");
+  std::size_t alerts = 0;
+  for (const auto& group : rules["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;
+      ++alerts;
+      const auto name = rule["alert"].as<std::string>();
+      const auto url = rule["annotations"]["runbook_url"].as<std::string>("");
+      const std::string prefix =
+          "https://github.com/reachprobe/reachprobe/blob/main/docs/runbooks.md#";
+      ASSERT_TRUE(url.starts_with(prefix)) << name << ": " << url;
+      const auto anchor = url.substr(prefix.size());
+      EXPECT_EQ(anchor, heading_anchor(name)) << name;
+      EXPECT_TRUE(anchors.contains(anchor))
+          << name << ": no '## " << name << "' in docs/runbooks.md";
+    }
+  }
+  EXPECT_EQ(alerts, 11u);
+  // Every runbook says how to run `check` in the reachprobe pod of the node.
+  const auto runbooks = read_file(kSourceDir + "/docs/runbooks.md");
+  EXPECT_NE(runbooks.find("kubectl -n reachprobe get pod --field-selector spec.nodeName="),
+            std::string::npos);
+  EXPECT_NE(runbooks.find("-- reachprobe check --config /etc/reachprobe/config.yaml"),
+            std::string::npos);
+}
+
+// The paging group reads no day-long range: the latency baseline is recorded in a group of
+// its own, at a longer interval, and the alert reads the recording.
+TEST(AlertRules, TheDayLongBaselineIsRecordedOutsideThePagingGroup) {
+  const auto rules = YAML::LoadFile(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml");
+  bool recorded = false;
+  for (const auto& group : rules["groups"]) {
+    const auto name = group["name"].as<std::string>();
+    for (const auto& rule : group["rules"]) {
+      const auto expr = rule["expr"].as<std::string>();
+      if (rule["alert"]) {
+        EXPECT_EQ(expr.find("[1d]"), std::string::npos) << rule["alert"].as<std::string>();
+      }
+      if (expr.find("[1d] offset 1h") != std::string::npos) {
+        EXPECT_TRUE(rule["record"]) << "in group " << name;
+        EXPECT_EQ(name, "reachprobe-latency-baseline");
+        EXPECT_EQ(group["interval"].as<std::string>(""), "10m");
+        recorded = true;
+      }
+    }
+  }
+  EXPECT_TRUE(recorded);
+  EXPECT_NE(read_file(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml")
+                .find("last_over_time(reachprobe:probe_duration_seconds_total_phase:p99_1d_offset_"
+                      "1h[20m])"),
+            std::string::npos);
 }
 
 pt::ptree dashboard() {
@@ -256,40 +423,197 @@ pt::ptree dashboard() {
   return tree;
 }
 
+// Every panel, those in rows included: (panel, nested in a collapsed row).
+void collect_panels(const pt::ptree& panels, bool in_collapsed_row,
+                    std::vector<std::pair<pt::ptree, bool>>& out) {
+  for (const auto& [_, p] : panels) {
+    if (p.get<std::string>("type") == "row") {
+      if (auto nested = p.get_child_optional("panels")) {
+        collect_panels(*nested, p.get<bool>("collapsed", false), out);
+      }
+      continue;
+    }
+    out.emplace_back(p, in_collapsed_row);
+  }
+}
+
+std::vector<std::pair<pt::ptree, bool>> all_panels(const pt::ptree& dashboard) {
+  std::vector<std::pair<pt::ptree, bool>> out;
+  collect_panels(dashboard.get_child("panels"), false, out);
+  return out;
+}
+
 TEST(Dashboard, HasADatasourceVariableAndTheFilterVariables) {
   const auto d = dashboard();
   EXPECT_GE(d.get<int>("schemaVersion"), 39);
   std::set<std::string> vars;
-  for (const auto& [_, v] : d.get_child("templating.list")) vars.insert(v.get<std::string>("name"));
-  EXPECT_EQ(vars, (std::set<std::string>{"datasource", "node", "target", "group"}));
+  for (const auto& [_, v] : d.get_child("templating.list")) {
+    vars.insert(v.get<std::string>("name"));
+    // Every query variable but cluster's own is of the selected cluster.
+    if (v.get<std::string>("type") == "query" && v.get<std::string>("name") != "cluster") {
+      EXPECT_NE(v.get<std::string>("query.query").find("cluster=~\"$cluster\""), std::string::npos)
+          << v.get<std::string>("name");
+    }
+  }
+  EXPECT_EQ(vars, (std::set<std::string>{"datasource", "cluster", "node", "target", "group"}));
   int queries = 0;
-  for (const auto& [_, p] : d.get_child("panels")) {
-    if (p.get<std::string>("type") == "row") continue;
+  static const std::regex selector(R"((reachprobe_[a-z_]+|up|process_[a-z_]+)\{([^}]*)\})");
+  for (const auto& [p, _] : all_panels(d)) {
     EXPECT_EQ(p.get<std::string>("datasource.uid"), "${datasource}") << p.get<std::string>("title");
     for (const auto& [__, t] : p.get_child("targets")) {
       EXPECT_EQ(t.get<std::string>("datasource.uid"), "${datasource}");
       ++queries;
+      // Every selector is of the selected cluster.
+      const auto expr = t.get<std::string>("expr");
+      for (std::sregex_iterator it(expr.begin(), expr.end(), selector), end; it != end; ++it) {
+        EXPECT_TRUE((*it)[2].str().starts_with("cluster=~\"$cluster\""))
+            << p.get<std::string>("title") << ": " << (*it)[0];
+      }
     }
   }
   EXPECT_GE(queries, 10);
 }
 
+// The per-node panels are in a row repeated per selected node, collapsed: at 200 nodes
+// the dashboard opens with 200 closed rows, not 800 panels querying at once.
+TEST(Dashboard, NodeRowsAreCollapsed) {
+  const auto d = dashboard();
+  int repeated = 0;
+  for (const auto& [_, p] : d.get_child("panels")) {
+    if (p.get<std::string>("type") != "row" || p.get<std::string>("repeat", "") != "node") continue;
+    ++repeated;
+    EXPECT_TRUE(p.get<bool>("collapsed", false));
+    EXPECT_GE(p.get_child("panels").size(), 3u);
+  }
+  EXPECT_EQ(repeated, 1);
+}
+
+// Usable at 200 nodes: against 200 nodes (promtool, the labels of the operator's scrape),
+// every panel outside the collapsed node rows draws at most 25 series or rows, whatever
+// fails. The exception is the failing table: one row per failing (node, endpoint),
+// failures only. Five endpoints per node (tcp, the node mesh, dns, inbound) keep promtool
+// under its sample limit and in about a minute; the endpoint tables are top-k anyway.
+TEST(Dashboard, EveryPanelStaysReadableAt200Nodes) {
+  if (!have("promtool")) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  constexpr int kNodes = 200, kEndpoints = 5;
+  std::ostringstream series;
+  const auto add = [&](const std::string& s, const std::string& values) {
+    series << "      - series: '" << s << "'\n        values: '" << values << "'\n";
+  };
+  for (int n = 0; n < kNodes; ++n) {
+    const auto ip = "10.0." + std::to_string(n / 250) + "." + std::to_string(n % 250 + 1);
+    const auto node = "ip-10-0-" + std::to_string(n / 250) + "-" + std::to_string(n % 250 + 1);
+    const auto scrape = "container=\"reachprobe\",endpoint=\"metrics\",instance=\"" + ip +
+                        ":9754\",job=\"reachprobe\",namespace=\"reachprobe\",node=\"" + node +
+                        "\",pod=\"reachprobe-" + std::to_string(n) + "\"";
+    add("up{" + scrape + "}", "1x10");
+    add("reachprobe_build_info{" + scrape + ",version=\"0.1.0\"}", "1x10");
+    add("reachprobe_config_last_reload_successful{" + scrape + "}", "1x10");
+    add("reachprobe_scheduler_lag_seconds_bucket{" + scrape + ",le=\"0.01\"}", "0+10x10");
+    add("reachprobe_scheduler_lag_seconds_bucket{" + scrape + ",le=\"+Inf\"}", "0+10x10");
+    add("reachprobe_probes_skipped_total{" + scrape + ",target=\"t0\",reason=\"late\"}", "0+1x10");
+    add("process_resident_memory_bytes{" + scrape + "}", "2e7x10");
+    add("process_cpu_seconds_total{" + scrape + "}", "0+1x10");
+    for (const char* source :
+         {"endpointslices/default/kubernetes", "services/kube-system/kube-dns"}) {
+      add("reachprobe_discovery_up{" + scrape + ",source=\"" + source + "\"}", "0x10");
+      add("reachprobe_discovery_addresses{" + scrape + ",source=\"" + source + "\"}", "2x10");
+      add("reachprobe_discovery_errors_total{" + scrape + ",source=\"" + source +
+              "\",reason=\"connect\"}",
+          "0+1x10");
+    }
+    for (int e = 0; e < kEndpoints; ++e) {
+      // Endpoint 0 fails everywhere, node 1 fails everything; 2 outbound endpoints, the
+      // node mesh, a dns query and the inbound path of the node.
+      const bool failing = e == 0 || n == 1;
+      std::string own;
+      if (e < 2) {
+        own = "dst=\"10.1.0." + std::to_string(e + 1) +
+              ":443\",group=\"control-plane\",target=\"t" + std::to_string(e / 4) +
+              "\",type=\"tcp\"";
+      } else if (e == 2) {
+        own = "dst=\"" + std::to_string(n) + ".mesh:9754\",group=\"node-mesh\",peer_node=\"ip-" +
+              std::to_string(n) + "\",target=\"node-mesh\",type=\"tcp\"";
+      } else if (e == 3) {
+        own =
+            "dst=\"kube-dns.kube-system.svc.cluster.local\",group=\"dns\",target=\"coredns\","
+            "type=\"dns\"";
+        add("reachprobe_dns_answers{" + scrape + "," + own + "}", "2x10");
+      } else {
+        own =
+            "dst=\"" + ip + ":9443\",group=\"inbound\",target=\"webhook-inbound\",type=\"inbound\"";
+      }
+      const auto labels = scrape + "," + own;
+      add("reachprobe_probe_success{" + labels + "}", failing ? "0x10" : "1x10");
+      add("reachprobe_probes_total{" + labels + ",result=\"" + (failing ? "timeout" : "ok") + "\"}",
+          "0+4x10");
+      for (const char* le : {"0.05", "+Inf"}) {
+        add("reachprobe_probe_duration_seconds_bucket{" + labels + ",phase=\"total\",le=\"" + le +
+                "\"}",
+            "0+4x10");
+      }
+    }
+  }
+
+  const auto d = dashboard();
+  std::ostringstream tests;
+  int checked = 0;
+  for (const auto& [p, in_collapsed_row] : all_panels(d)) {
+    const auto title = p.get<std::string>("title");
+    if (in_collapsed_row || title == "Failing endpoints and why") continue;
+    for (const auto& [_, t] : p.get_child("targets")) {
+      auto expr = t.get<std::string>("expr");
+      for (const auto& [var, value] :
+           std::vector<std::pair<std::string, std::string>>{{"$cluster", ".*"},
+                                                            {"$node", ".*"},
+                                                            {"$target", ".*"},
+                                                            {"$group", ".*"},
+                                                            {"$__rate_interval", "2m"}}) {
+        for (auto pos = expr.find(var); pos != std::string::npos; pos = expr.find(var, pos)) {
+          expr.replace(pos, var.size(), value);
+        }
+      }
+      ASSERT_EQ(expr.find('$'), std::string::npos) << title << ": " << expr;
+      std::string quoted;
+      for (char c : "(count(" + expr + ") or vector(0)) <= bool 25") {
+        if (c == '\'')
+          quoted += "''";
+        else if (c == '\n')
+          quoted += ' ';
+        else
+          quoted += c;
+      }
+      tests << "      # " << title << "\n      - expr: '" << quoted
+            << "'\n        eval_time: 8m\n        exp_samples:\n          - labels: '{}'\n"
+               "            value: 1\n";
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 12);
+  TempDir dir("reachprobe-dashboard-scale");
+  const auto path = (dir / "scale.test.yaml").string();
+  std::ofstream(path) << "evaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n"
+                      << series.str() << "    promql_expr_test:\n"
+                      << tests.str();
+  auto r = run_command({"promtool", "test", "rules", path}, 170s);
+  EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 20000) << r.err.substr(0, 4000);
+}
+
 TEST(Dashboard, ShowsPeerNodesAndDiscovery) {
   const auto d = dashboard();
   std::string exprs;
-  for (const auto& [_, p] : d.get_child("panels")) {
-    if (p.get<std::string>("type") == "row") continue;
+  for (const auto& [p, _] : all_panels(d)) {
     for (const auto& [__, t] : p.get_child("targets")) exprs += t.get<std::string>("expr") + "\n";
   }
-  EXPECT_NE(
-      exprs.find("avg by (peer_node, endpoint) (reachprobe_probe_success{group=\"node-mesh\"})"),
-      std::string::npos)
+  EXPECT_NE(exprs.find("avg by (peer_node, dst) (reachprobe_probe_success{cluster=~\"$cluster\", "
+                       "group=\"node-mesh\"})"),
+            std::string::npos)
       << exprs;
   EXPECT_NE(exprs.find("reachprobe_discovery_up"), std::string::npos);
   EXPECT_NE(exprs.find("reachprobe_discovery_addresses"), std::string::npos);
   EXPECT_NE(exprs.find("reachprobe_discovery_errors_total"), std::string::npos);
   // The dns query endpoint of the old mesh is gone: no query filters it out any more.
-  EXPECT_EQ(exprs.find("endpoint=~\".+:[0-9]+\""), std::string::npos) << exprs;
+  EXPECT_EQ(exprs.find("dst=~\".+:[0-9]+\""), std::string::npos) << exprs;
 }
 
 }  // namespace

@@ -61,7 +61,7 @@ class DiscoveryBinaryTest : public ::testing::Test {
   std::string metrics() { return http_get("127.0.0.1", listen_, "/metrics").body; }
 
   std::optional<double> success(const std::string& ip, const std::string& peer) {
-    return sample(metrics(), "reachprobe_probe_success{endpoint=\"" + ip + ":" +
+    return sample(metrics(), "reachprobe_probe_success{dst=\"" + ip + ":" +
                                  std::to_string(pod_port_) + "\"," + peer +
                                  "target=\"am\",type=\"tcp\"}");
   }
@@ -117,7 +117,7 @@ TEST_F(DiscoveryBinaryTest, EndpointsFollowTheSliceWithoutRestartAndSurviveAnOut
       wait_until([&] { return sample(metrics(), "reachprobe_discovery_up" + source) == 0.0; }, 10s))
       << daemon.stderr_text();
   const std::string probes =
-      "reachprobe_probes_total{endpoint=\"127.0.0.2:" + std::to_string(pod_port_) +
+      "reachprobe_probes_total{dst=\"127.0.0.2:" + std::to_string(pod_port_) +
       "\",peer_node=\"node-c\",result=\"ok\",target=\"am\",type=\"tcp\"}";
   const double before = sample(metrics(), probes).value_or(0);
   ASSERT_TRUE(wait_until([&] { return sample(metrics(), probes).value_or(0) >= before + 2; }, 10s));
@@ -185,7 +185,7 @@ TEST_F(DiscoveryBinaryTest, DnsTargetsSendTheQueryToEachDiscoveredServer) {
   ChildProcess daemon({kBinary, "run", "--config", path.string()});
   // Every UDP port the Service publishes, the server "IP:port" as the endpoint.
   const std::string series =
-      "reachprobe_probe_success{endpoint=\"127.0.0.1:" + std::to_string(dns.port()) +
+      "reachprobe_probe_success{dst=\"127.0.0.1:" + std::to_string(dns.port()) +
       "\",target=\"kube-dns\",type=\"dns\"}";
   ASSERT_TRUE(wait_until([&] { return sample(metrics(), series) == 1.0; }, 10s))
       << daemon.stderr_text() << metrics();

@@ -136,7 +136,7 @@ TEST_F(DnsBinaryTest, RunExposesAnswerCountAndOneSeriesPerAddress) {
   const std::string port = std::to_string(ports.port());
   const auto series = [&](const std::string& family, const std::string& endpoint,
                           const std::string& extra = "") {
-    return family + "{endpoint=\"" + endpoint + "\"," + extra +
+    return family + "{dst=\"" + endpoint + "\"," + extra +
            "target=\"alertmanager-private-dns\",team=\"observability\",type=\"dns\"}";
   };
   std::string body;
@@ -166,14 +166,14 @@ TEST_F(DnsBinaryTest, RunExposesAnswerCountAndOneSeriesPerAddress) {
             1.0)
       << body;
   EXPECT_GE(sample(body,
-                   "reachprobe_probes_total{endpoint=\"alertmanger-operated.monitoring.svc."
+                   "reachprobe_probes_total{dst=\"alertmanger-operated.monitoring.svc."
                    "cluster.test.\",result=\"nxdomain\",target=\"alertmanager-typo\","
                    "type=\"dns\"}")
                 .value_or(0),
             1.0)
       << body;
   EXPECT_EQ(sample(body,
-                   "reachprobe_dns_answers{endpoint=\"alertmanger-operated.monitoring.svc."
+                   "reachprobe_dns_answers{dst=\"alertmanger-operated.monitoring.svc."
                    "cluster.test.\",target=\"alertmanager-typo\",type=\"dns\"}"),
             0.0);
 

@@ -422,7 +422,7 @@ std::map<std::string, Series> success_series(const std::string& exposition) {
   std::map<std::string, Series> out;
   static const std::regex line(R"(^reachprobe_probe_success\{([^}]*)\} (\S+)$)");
   static const std::regex target(R"re(target="([^"]*)")re");
-  static const std::regex endpoint(R"re(endpoint="([^"]*)")re");
+  static const std::regex endpoint(R"re(dst="([^"]*)")re");
   std::istringstream in(exposition);
   for (std::string l; std::getline(in, l);) {
     std::smatch m, t, e;
@@ -706,7 +706,7 @@ TEST_F(EksE2eTest, TheDaemonFollowsTheControlPlaneEnisAndKeepsThemWhenTheApiServ
   EXPECT_LE(took, 2 * kInterval);
   EXPECT_EQ(seen_failing, "");
   // Every series of the old ENI is gone, not only probe_success.
-  EXPECT_EQ(last.find("endpoint=\"" + old_eni + "\""), std::string::npos) << last;
+  EXPECT_EQ(last.find("dst=\"" + old_eni + "\""), std::string::npos) << last;
   EXPECT_EQ(daemon.pid(), pid);
   EXPECT_TRUE(daemon.running());
   EXPECT_EQ(sample(last, "process_start_time_seconds"), started);  // no restart
@@ -714,7 +714,7 @@ TEST_F(EksE2eTest, TheDaemonFollowsTheControlPlaneEnisAndKeepsThemWhenTheApiServ
 
   // 3. The API server stops: the set is kept and still probed, and the failure shows.
   const std::string source = "endpointslices/default/kubernetes";
-  const std::string new_eni_ok = "reachprobe_probes_total{endpoint=\"" + new_eni +
+  const std::string new_eni_ok = "reachprobe_probes_total{dst=\"" + new_eni +
                                  "\",group=\"control-plane\",result=\"ok\",target=\"control-"
                                  "plane-enis\",type=\"tcp\"}";
   const std::string connect_errors =

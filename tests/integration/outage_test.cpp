@@ -310,7 +310,7 @@ TEST_F(OutageTest, TheDaemonSeesStsComeBackWhenTheRuleIsRemoved) {
                             "[sts.eu-west-1.amazonaws.test.]\n    ports: [443]\n");
   ChildProcess daemon({kBinary, "run", "--config", config});
   const std::string series =
-      "reachprobe_probe_success{endpoint=\"sts.eu-west-1.amazonaws.test.:443\",target=\"sts\","
+      "reachprobe_probe_success{dst=\"sts.eu-west-1.amazonaws.test.:443\",target=\"sts\","
       "type=\"tcp\"}";
   auto success = [&] { return sample(http_get("127.0.0.1", port, "/metrics").body, series); };
   ASSERT_TRUE(wait_until([&] { return success() == std::optional<double>(0); }, 10s))
@@ -329,7 +329,7 @@ TEST_F(OutageTest, TheDaemonSeesStsComeBackWhenTheRuleIsRemoved) {
   // Let a few more probes pass: the state changes are logged once, not per probe.
   const auto probes = [&] {
     return sample(http_get("127.0.0.1", port, "/metrics").body,
-                  "reachprobe_probes_total{endpoint=\"sts.eu-west-1.amazonaws.test.:443\","
+                  "reachprobe_probes_total{dst=\"sts.eu-west-1.amazonaws.test.:443\","
                   "result=\"ok\",target=\"sts\",type=\"tcp\"}")
         .value_or(0);
   };

@@ -58,7 +58,7 @@ class ReloadTest : public ::testing::Test {
 
   double ok_count(std::uint16_t port) {
     return sample(metrics(),
-                  "reachprobe_probes_total{endpoint=\"127.0.0.1:" + std::to_string(port) +
+                  "reachprobe_probes_total{dst=\"127.0.0.1:" + std::to_string(port) +
                       "\",result=\"ok\",target=\"t" + std::to_string(port) + "\",type=\"tcp\"}")
         .value_or(-1);
   }

@@ -128,7 +128,7 @@ TEST_F(TlsHttpBinaryTest, RunExposesPhasesResultsAndCertificateExpiry) {
   ASSERT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/readyz").status == 200; }, 10s))
       << daemon.stderr_text();
   const auto metrics = http_get("127.0.0.1", port, "/metrics").body;
-  const std::string sts_endpoint = "endpoint=\"127.0.0.1:" + std::to_string(sts_.port()) + "\"";
+  const std::string sts_endpoint = "dst=\"127.0.0.1:" + std::to_string(sts_.port()) + "\"";
   const std::string sts = sts_endpoint + ",target=\"sts\"";
   auto expiry =
       sample(metrics, "reachprobe_tls_cert_expiry_timestamp_seconds{" + sts + ",type=\"tls\"}");
@@ -142,7 +142,7 @@ TEST_F(TlsHttpBinaryTest, RunExposesPhasesResultsAndCertificateExpiry) {
             std::string::npos)
       << metrics;
   const std::string livez =
-      "endpoint=\"https://127.0.0.1:" + std::to_string(apiserver_.port()) + "/livez\"";
+      "dst=\"https://127.0.0.1:" + std::to_string(apiserver_.port()) + "/livez\"";
   for (const char* phase : {"connect", "tls", "first_byte", "total"}) {
     EXPECT_NE(metrics.find("reachprobe_probe_duration_seconds_count{" + livez + ",phase=\"" +
                            phase + "\",target=\"apiserver-livez\",type=\"http\"}"),
@@ -150,11 +150,11 @@ TEST_F(TlsHttpBinaryTest, RunExposesPhasesResultsAndCertificateExpiry) {
         << phase << "\n"
         << metrics;
   }
-  const std::string readyz = "endpoint=\"https://127.0.0.1:" + std::to_string(apiserver_.port()) +
+  const std::string readyz = "dst=\"https://127.0.0.1:" + std::to_string(apiserver_.port()) +
                              "/readyz\",result=\"bad_status\",target=\"apiserver-readyz\"";
   EXPECT_GE(sample(metrics, "reachprobe_probes_total{" + readyz + ",type=\"http\"}").value_or(0),
             1);
-  EXPECT_EQ(sample(metrics, "reachprobe_probe_success{endpoint=\"127.0.0.1:" +
+  EXPECT_EQ(sample(metrics, "reachprobe_probe_success{dst=\"127.0.0.1:" +
                                 std::to_string(expired_.port()) +
                                 "\",target=\"sts-expired\",type=\"tls\"}"),
             std::optional<double>(0));

@@ -608,9 +608,9 @@ TEST_F(DnsProberTest, DefaultBoundThroughTheSchedulerCountsEveryCutAndLogsOnce) 
   metrics.render(text);
   std::set<std::string> endpoints;
   for (const auto& [name, value] : test::samples(text)) {
-    const auto at = name.find("endpoint=\"");
+    const auto at = name.find("dst=\"");
     if (at == std::string::npos) continue;
-    endpoints.insert(name.substr(at + 10, name.find('"', at + 10) - at - 10));
+    endpoints.insert(name.substr(at + 5, name.find('"', at + 5) - at - 5));
   }
   EXPECT_EQ(endpoints.size(), 1 + kDefaultMaxConnect);
   // A target with max_connect has no series: its cut is configured, not an accident.
@@ -658,7 +658,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
   test::ClosedTcpPort closed("127.0.0.2");
   const auto port = closed.port();
   const auto series = [&](const std::string& ip) {
-    return "endpoint=\"" + ip + ":" + std::to_string(port) + "\"";
+    return "dst=\"" + ip + ":" + std::to_string(port) + "\"";
   };
   const auto exposed = [&](const std::string& ip) { return contains(scrape(), series(ip)); };
   dns.set("pods.test", DnsRule::answer({"127.0.0.2", "127.0.0.3"}));
@@ -671,7 +671,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
       io, [&] { return exposed("127.0.0.2") && exposed("127.0.0.3"); }, 5s));
   const auto text = scrape();
   EXPECT_TRUE(
-      contains(text, R"(reachprobe_dns_answers{endpoint="pods.test.",target="dns",type="dns"} 2)"))
+      contains(text, R"(reachprobe_dns_answers{dst="pods.test.",target="dns",type="dns"} 2)"))
       << text;
 
   dns.set("pods.test", DnsRule::answer({"127.0.0.3", "127.0.0.4"}));

@@ -65,14 +65,14 @@ TEST(MetricsSink, SingleSubPhaseProbeExposesOnlyTotal) {
   auto text = scrape(sink);
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
+          R"(reachprobe_probe_success{dst="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
       std::string::npos)
       << text;
   EXPECT_EQ(count(text, "phase=\"total\""), 16u + 1u + 2u) << "buckets + Inf + sum + count";
   EXPECT_EQ(count(text, "phase=\"connect\""), 0u);
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probes_total{endpoint="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
+          R"(reachprobe_probes_total{dst="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
       std::string::npos);
 }
 
@@ -101,12 +101,12 @@ TEST(MetricsSink, FailuresCountByResultAndRecordNoLatency) {
   EXPECT_NE(text.find(R"(result="timeout",target="cp",type="tcp"} 2)"), std::string::npos) << text;
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probe_success{endpoint="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
+          R"(reachprobe_probe_success{dst="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
       std::string::npos);
   // Only the ok probe was observed: the histogram count is 1.
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probe_duration_seconds_count{endpoint="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
+          R"(reachprobe_probe_duration_seconds_count{dst="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
       std::string::npos)
       << text;
 }
@@ -138,7 +138,7 @@ TEST(MetricsSink, DnsAnswersGaugeFollowsTheLastReplyAndIsForgotten) {
   MetricsSink sink;
   auto e = expand_endpoints({dns_target()}).front();
   const std::string series =
-      R"(reachprobe_dns_answers{endpoint="alertmanager-operated.monitoring.svc.cluster.local",target="am",team="obs",type="dns"} )";
+      R"(reachprobe_dns_answers{dst="alertmanager-operated.monitoring.svc.cluster.local",target="am",team="obs",type="dns"} )";
 
   ProbeResult ok;
   ok.outcome = Outcome::Ok;
@@ -178,7 +178,7 @@ TEST(MetricsSink, CertExpiryIsTheLastCertificateSeenAndIsForgotten) {
   t->type = ProbeType::Tls;
   auto e = expand_endpoints({t}).front();
   const std::string series =
-      R"(reachprobe_tls_cert_expiry_timestamp_seconds{endpoint="sts.test:443",group="control-plane",target="cp",type="tls"} )";
+      R"(reachprobe_tls_cert_expiry_timestamp_seconds{dst="sts.test:443",group="control-plane",target="cp",type="tls"} )";
   EXPECT_EQ(count(scrape(sink), "reachprobe_tls_cert_expiry_timestamp_seconds{"), 0u);
 
   ProbeResult ok = ok_result(true);
@@ -223,14 +223,13 @@ TEST(MetricsSink, RendersTheSamplesPrometheusCppWould) {
   auto t = target("api.internal");
   t->type = ProbeType::Tls;
   t->ports = {443, 6443};
-  t->labels = {{"aa", "first"}, {"pod", "between phase and result"}, {"zz", "q\"b\\s\nn"}};
+  t->labels = {{"aa", "first"}, {"pool", "between phase and result"}, {"zz", "q\"b\\s\nn"}};
   const auto endpoints = expand_endpoints({t, target("10.0.0.10")});
   ASSERT_EQ(endpoints.size(), 3u);
 
   const auto expected = [&](const Endpoint& e, const ProbeResult& r) {
-    prometheus::Labels labels = {{"target", e.target_name()},
-                                 {"type", std::string(to_string(e.type()))},
-                                 {"endpoint", e.label}};
+    prometheus::Labels labels = {
+        {"target", e.target_name()}, {"type", std::string(to_string(e.type()))}, {"dst", e.label}};
     for (const auto& [k, v] : e.target->labels) labels.emplace(k, v);
     success.Add(labels).Set(r.ok() ? 1 : 0);
     auto with = labels;
@@ -286,7 +285,7 @@ TEST(MetricsSink, RendersTheSamplesPrometheusCppWould) {
   EXPECT_EQ(
       test::sample(
           ours,
-          R"(reachprobe_probe_duration_seconds_bucket{aa="first",endpoint="api.internal:443",phase="total",pod="between phase and result",target="cp",type="tls",zz="q\"b\\s\nn",le="+Inf"})"),
+          R"(reachprobe_probe_duration_seconds_bucket{aa="first",dst="api.internal:443",phase="total",pool="between phase and result",target="cp",type="tls",zz="q\"b\\s\nn",le="+Inf"})"),
       3.0)
       << ours;
   for (const char* family :

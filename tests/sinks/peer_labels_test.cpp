@@ -53,7 +53,7 @@ TEST(PeerLabels, AreLabelsOfEverySeriesInSortedOrder) {
   sink.record(peer(t, "ip-10-0-1-5.eu-west-1.compute.internal", "eu-west-1a"), ok());
   const std::string text = scrape(sink);
   const std::string labels =
-      "endpoint=\"10.0.1.5:9754\",group=\"nodes\",peer_node=\"ip-10-0-1-5.eu-west-1.compute."
+      "dst=\"10.0.1.5:9754\",group=\"nodes\",peer_node=\"ip-10-0-1-5.eu-west-1.compute."
       "internal\",peer_zone=\"eu-west-1a\"";
   EXPECT_EQ(
       test::sample(text, "reachprobe_probe_success{" + labels + ",target=\"mesh\",type=\"tcp\"}"),

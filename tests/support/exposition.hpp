@@ -29,7 +29,7 @@ class ClosedTcpPort {
 };
 
 // The value of the sample whose name and labels are exactly `series` in a Prometheus text
-// exposition, e.g. `reachprobe_probe_success{endpoint="a:1",target="t",type="tcp"}`.
+// exposition, e.g. `reachprobe_probe_success{dst="a:1",target="t",type="tcp"}`.
 std::optional<double> sample(const std::string& exposition, const std::string& series);
 
 // Every sample of an exposition: "name{labels}" -> value, with `le`/`quantile` values
