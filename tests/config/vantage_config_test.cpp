@@ -52,7 +52,7 @@ TEST(VantageConfig, VantageIsAReservedLabelName) {
   auto bad =
       load("targets:\n  - {name: a, type: tcp, hosts: [h], ports: [1], labels: {vantage: pod}}\n");
   EXPECT_THAT(errors_of(bad),
-              ElementsAre("c.yaml:2:58: label name 'vantage' is reserved by reachprobe"));
+              ElementsAre("c.yaml:2:59: label name 'vantage' is reserved by reachprobe"));
 }
 
 TEST(ExpectConfig, ClosedOrOpenOnEveryTypeAndTheDnsMapStillWorks) {
@@ -95,10 +95,10 @@ TEST(ExpectConfig, ProblemsAreReportedAtTheirPosition) {
               ElementsAre("c.yaml:2:58: 'expect' must be closed or open, not 'shut'",
                           "c.yaml:3:58: 'expect' of a tcp target is closed or open, not a map "
                           "(min_answers and contains are for dns targets)",
-                          "c.yaml:4:48: 'expect: closed' on a dns target needs 'connect_port': the "
+                          "c.yaml:4:49: 'expect: closed' on a dns target needs 'connect_port': the "
                           "addresses it connects to are what must stay closed (the name must still "
                           "resolve)",
-                          "c.yaml:5:48: 'expect' must be closed or open (or a map of min_answers, "
+                          "c.yaml:5:49: 'expect' must be closed or open (or a map of min_answers, "
                           "contains), not '3'"));
 }
 
@@ -109,14 +109,14 @@ TEST(DnsParallelAaaaConfig, NeedsRecordA) {
   auto bad =
       load("targets:\n  - {name: a, type: dns, query: a.test, record: SRV, parallel_aaaa: true}\n");
   EXPECT_THAT(errors_of(bad),
-              ElementsAre("c.yaml:2:70: 'parallel_aaaa' needs record A (it sends AAAA beside "
+              ElementsAre("c.yaml:2:69: 'parallel_aaaa' needs record A (it sends AAAA beside "
                           "it), not SRV"));
 }
 
 TEST(HttpMethodConfig, PutIsAllowedOthersAreNot) {
   auto bad = load("targets:\n  - {name: a, type: http, url: http://h.test/, method: POST}\n");
   EXPECT_THAT(errors_of(bad),
-              ElementsAre("c.yaml:2:52: 'method' must be GET, HEAD or PUT, not 'POST'"));
+              ElementsAre("c.yaml:2:56: 'method' must be GET, HEAD or PUT, not 'POST'"));
 }
 
 }  // namespace

@@ -233,7 +233,8 @@ TEST(MetricsSink, RendersTheSamplesPrometheusCppWould) {
   const auto expected = [&](const Endpoint& e, const ProbeResult& r) {
     prometheus::Labels labels = {{"target", e.target_name()},
                                  {"type", std::string(to_string(e.type()))},
-                                 {"endpoint", e.label}};
+                                 {"endpoint", e.label},
+                                 {"vantage", std::string(to_string(e.target->vantage))}};
     for (const auto& [k, v] : e.target->labels) labels.emplace(k, v);
     success.Add(labels).Set(r.ok() ? 1 : 0);
     auto with = labels;
