@@ -3,6 +3,7 @@
 # script writes everything derived from it, and the chart's copies of files whose source is
 # elsewhere (Helm reads nothing outside the chart's folder):
 #   config/eks.yaml                          -> deploy/helm/reachprobe/files/eks.yaml
+#   config/eks-pod.yaml                      -> deploy/helm/reachprobe/files/eks-pod.yaml
 #   deploy/prometheus/reachprobe-rules.yaml  -> deploy/helm/reachprobe/files/reachprobe-rules.yaml
 #   dashboards/*.json                        -> deploy/helm/reachprobe/files/dashboards/
 #   helm template (defaults)                 -> deploy/base/reachprobe.yaml
@@ -74,6 +75,7 @@ render() {
 }
 
 put deploy/helm/reachprobe/files/eks.yaml cat "$root/config/eks.yaml"
+put deploy/helm/reachprobe/files/eks-pod.yaml cat "$root/config/eks-pod.yaml"
 put deploy/helm/reachprobe/files/reachprobe-rules.yaml cat "$root/deploy/prometheus/reachprobe-rules.yaml"
 for f in "$root"/dashboards/*.json; do
   put "deploy/helm/reachprobe/files/dashboards/$(basename "$f")" cat "$f"

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "probe/check/hints.hpp"
+#include "probe/core/judge.hpp"
 #include "probe/log/logging.hpp"
 
 namespace reachprobe {
@@ -27,6 +28,7 @@ asio::awaitable<void> probe_once(Prober& prober, CheckRow& row, std::size_t& rem
     row.result.outcome = Outcome::Error;
     row.result.message = std::string("internal error: ") + e.what();
   }
+  judge(*row.endpoint.target, row.result);
   row.hint = hint_for(row.endpoint, row.result, facts);
   // c-ares may still hold timers for abandoned queries: the round is over when the last
   // probe is, not when the io_context runs dry.
@@ -153,7 +155,11 @@ std::string format_check_table(const std::vector<CheckRow>& rows, std::size_t wi
       wrap(out, "got", r.result.message, width);
     }
   }
-  out += fmt::format("{} endpoints: {} ok, {} failed\n", rows.size(), ok, rows.size() - ok);
+  out += fmt::format("{} endpoints: {} ok, {} failed", rows.size(), ok, rows.size() - ok);
+  // The vantage is the config's: one for every row.
+  if (!rows.empty())
+    out += fmt::format(" (vantage {})", to_string(rows.front().endpoint.target->vantage));
+  out += '\n';
   return out;
 }
 
@@ -171,6 +177,10 @@ std::string format_check_json(const std::vector<CheckRow>& rows, std::string_vie
     out += ", \"address\": " +
            (r.result.address.empty() ? std::string("null") : json_string(r.result.address));
     out += ", \"result\": " + json_string(to_string(r.result.outcome));
+    out += ", \"vantage\": " + json_string(to_string(r.endpoint.target->vantage));
+    out += ", \"expect\": " + json_string(to_string(r.endpoint.target->expectation));
+    // The judged success (a closed path's timeout is one), as the exit status counts it.
+    out += fmt::format(", \"success\": {}", r.result.ok());
     auto total = r.result.phase(Phase::Total);
     out += ", \"duration_seconds\": " + (total ? json_number(*total) : std::string("null"));
     out += ", \"phases\": {";

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "probe/core/node_name.hpp"
 #include "probe/core/url.hpp"
 #include "probe/probers/tls_reasons.hpp"
 
@@ -97,6 +98,10 @@ std::string outcome_hint(Outcome outcome, std::uint16_t port) {
       return "TLS failed: an interception proxy, a wrong server name (SNI) or a wrong CA";
     case Outcome::BadStatus:
       return "the server answered with an unexpected HTTP status";
+    case Outcome::Open:
+      return "a path that must be closed accepted a connection: a security group, NACL, "
+             "network policy or route lets it through; close it, or drop `expect: closed` if "
+             "it is meant to be open";
     case Outcome::Error:
       return "see the message";
   }
@@ -151,6 +156,19 @@ std::uint16_t port_of(const Endpoint& endpoint) {
   return std::holds_alternative<Url>(url) ? std::get<Url>(url).port : 0;
 }
 
+// Inbound to a pod in the pod network: the node's security group is not on this path when
+// the pods have their own (custom networking, security groups for pods) or an overlay.
+std::string pod_inbound_hint(const Endpoint& endpoint) {
+  return fmt::format(
+      "the control plane cannot reach pods on node {} on TCP {} (this pod's IP, the path of a "
+      "webhook pod): when the node vantage reaches it on this node, the cause is on the pods' "
+      "side: the pods' security group (the ENIConfig's securityGroups with custom networking, "
+      "a SecurityGroupPolicy with security groups for pods) must allow TCP {} from the cluster "
+      "security group, or the CNI does not route the control plane to pod IPs (an overlay such "
+      "as Calico or Cilium: run the webhook with hostNetwork: true)",
+      this_node_name(), endpoint.port, endpoint.port);
+}
+
 // A path that starts at the control plane: the rule to add is an ingress rule on the node.
 std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result,
                          const aws::NodeFacts* facts) {
@@ -166,6 +184,7 @@ std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result,
   switch (result.outcome) {
     case Outcome::Timeout:
     case Outcome::Unreachable:
+      if (endpoint.target->vantage == Vantage::Pod) return pod_inbound_hint(endpoint);
       if (auto rule = node_ingress_from_cluster(endpoint.port, facts); !rule.empty()) {
         return fmt::format("the control plane cannot reach {} on this node: {} (and check NACLs)",
                            what, rule);

@@ -101,6 +101,19 @@ std::string why_no_rule(const CheckRow& row, std::uint16_t port) {
   if (auto found = why_no_rule_found(row); !found.empty()) return found;
   const std::string where =
       r.address.empty() ? row.endpoint.label : join_host_port(r.address, port);
+  const bool inbound =
+      row.endpoint.type() == ProbeType::Inbound || row.endpoint.type() == ProbeType::Kubelet;
+  if (inbound && row.endpoint.target->vantage == Vantage::Pod &&
+      (r.outcome == Outcome::Timeout || r.outcome == Outcome::Unreachable)) {
+    return fmt::format(
+        "the pod vantage: the control plane reaches pods through the pods' security group, not "
+        "the node's: allow TCP {} from the cluster security group in the security group of the "
+        "ENIConfig (custom networking) or of the SecurityGroupPolicy (security groups for pods) "
+        "that covers these pods (`kubectl get eniconfigs,securitygrouppolicies -A -o yaml` names "
+        "it); with an overlay CNI the control plane cannot route to pod IPs: run the webhook "
+        "with hostNetwork: true",
+        port);
+  }
   switch (r.outcome) {
     case Outcome::Timeout:
       if (r.phase(Phase::Tls) || r.phase(Phase::FirstByte)) {
@@ -118,6 +131,9 @@ std::string why_no_rule(const CheckRow& row, std::uint16_t port) {
           "the path is open (a security group drops packets, it never refuses them) and "
           "nothing listens on TCP {}; start or fix the service there instead",
           where);
+    case Outcome::Open:
+      return "a path that must be closed is open: remove the rule or setting that allows it "
+             "(nothing to add)";
     case Outcome::DnsTimeout:
       return "no DNS reply: DNS needs UDP and TCP 53 to the resolver; the VPC resolver is not "
              "behind a security group (check NACLs), CoreDNS pods are (allow 53 between nodes)";

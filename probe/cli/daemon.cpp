@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstring>
@@ -348,8 +349,10 @@ namespace {
 class DaemonExposition final : public http::MetricsStream {
  public:
   DaemonExposition(std::shared_ptr<prometheus::Registry> registry,
-                   std::shared_ptr<ProcessCollector> process, MetricsSink::Exposition endpoints)
-      : registry_(std::move(registry)),
+                   std::shared_ptr<ProcessCollector> process, MetricsSink::Exposition endpoints,
+                   Vantage vantage)
+      : vantage_(vantage),
+        registry_(std::move(registry)),
         process_(std::move(process)),
         endpoints_(std::move(endpoints)) {}
 
@@ -359,6 +362,15 @@ class DaemonExposition final : public http::MetricsStream {
       auto families = registry_->Collect();
       auto process = process_->Collect();
       families.insert(families.end(), process.begin(), process.end());
+      // Every series carries the vantage (the per-endpoint ones from their target), so a
+      // node's and a pod's reachprobe on one node never collide and can be compared.
+      for (auto& family : families) {
+        for (auto& metric : family.metric) {
+          metric.label.push_back({"vantage", std::string(to_string(vantage_))});
+          std::sort(metric.label.begin(), metric.label.end(),
+                    [](const auto& a, const auto& b) { return a.name < b.name; });
+        }
+      }
       render_text(families, out);
       registry_.reset();
     }
@@ -366,6 +378,7 @@ class DaemonExposition final : public http::MetricsStream {
   }
 
  private:
+  Vantage vantage_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<ProcessCollector> process_;
   MetricsSink::Exposition endpoints_;
@@ -374,7 +387,8 @@ class DaemonExposition final : public http::MetricsStream {
 }  // namespace
 
 std::unique_ptr<http::MetricsStream> Daemon::open_metrics() const {
-  return std::make_unique<DaemonExposition>(registry_, process_metrics_, metrics_.exposition());
+  return std::make_unique<DaemonExposition>(registry_, process_metrics_, metrics_.exposition(),
+                                            current_ ? current_->config.vantage : Vantage::Node);
 }
 
 }  // namespace reachprobe::cli

@@ -240,7 +240,9 @@ constexpr std::string_view kRecordTypes[] = {"A",  "AAAA", "CNAME", "SRV", "TXT"
 
 constexpr std::string_view kTopLevelKeys[] = {
     "interval", "timeout", "listen", "dns", "targets", "kubernetes", "max_concurrent_probes",
-    "aws"};
+    "aws",      "vantage"};
+constexpr std::string_view kVantages[] = {"node", "pod"};
+constexpr std::string_view kExpectations[] = {"open", "closed"};
 constexpr std::string_view kAwsKeys[] = {"imds"};
 constexpr std::string_view kDnsKeys[] = {"servers"};
 constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file",
@@ -251,20 +253,21 @@ constexpr std::string_view kDiscoverKeys[] = {"service", "addresses", "port", "i
 constexpr std::string_view kDiscoverAddresses[] = {"endpoints", "cluster_ip"};
 constexpr std::string_view kTargetKeys[] = {
     // every type
-    "name", "type", "labels", "interval", "timeout", "hint",
+    "name", "type", "labels", "interval", "timeout", "hint", "expect",
     // tcp, tls, inbound
     "hosts", "ports",
     // tcp, tls, dns (a map); inbound (webhooks)
     "discover", "exclude_self",
     // dns
-    "query", "record", "server", "connect_port", "max_connect", "expect",
+    "query", "record", "server", "connect_port", "max_connect", "parallel_aaaa",
     // tls, http
     "tls",
     // http
     "url", "method", "headers", "expect_status", "bearer_token_file", "follow_redirects"};
 
 std::vector<std::string_view> target_keys_of(ProbeType type) {
-  std::vector<std::string_view> keys = {"name", "type", "labels", "interval", "timeout", "hint"};
+  std::vector<std::string_view> keys = {"name",    "type", "labels", "interval",
+                                        "timeout", "hint", "expect"};
   switch (type) {
     case ProbeType::Tcp:
       keys.insert(keys.end(), {"hosts", "ports", "discover", "exclude_self", "max_connect"});
@@ -273,8 +276,8 @@ std::vector<std::string_view> target_keys_of(ProbeType type) {
       keys.insert(keys.end(), {"hosts", "ports", "tls", "discover", "exclude_self", "max_connect"});
       break;
     case ProbeType::Dns:
-      keys.insert(keys.end(), {"query", "record", "server", "connect_port", "max_connect", "expect",
-                               "discover", "exclude_self"});
+      keys.insert(keys.end(), {"query", "record", "server", "connect_port", "max_connect",
+                               "parallel_aaaa", "discover", "exclude_self"});
       break;
     case ProbeType::Http:
       keys.insert(keys.end(), {"url", "method", "headers", "expect_status", "bearer_token_file",
@@ -661,6 +664,16 @@ class Loader {
       }
     }
     if (const Entry* dns = find(fields, "dns")) parse_dns(*dns, config.dns);
+    if (const Entry* vantage = find(fields, "vantage")) {
+      if (auto value = text(*vantage)) {
+        if (*value == "pod") {
+          config.vantage = Vantage::Pod;
+        } else if (*value != "node") {
+          fail(at(*vantage), "'vantage' must be node or pod, not " + quote(*value) +
+                                 suggestion(*value, kVantages));
+        }
+      }
+    }
     const Entry* kubernetes = find(fields, "kubernetes");
     if (kubernetes) parse_kubernetes(*kubernetes, config.kubernetes);
     apply_kubernetes_defaults(config.kubernetes);
@@ -675,6 +688,7 @@ class Loader {
       std::map<std::string, int> name_lines;
       for (const YAML::Node& node : targets->value) {
         if (auto target = parse_target(node, config, name_lines)) {
+          target->vantage = config.vantage;
           config.targets.push_back(std::move(*target));
         }
       }
@@ -912,6 +926,25 @@ class Loader {
     if (const Entry* entry = find(fields, "hint")) {
       if (auto hint = text(*entry)) target.hint = *hint;
     }
+    const Entry* expect = find(fields, "expect");
+    // A scalar is what the path must be; a map is a dns target's checks of its answer.
+    if (expect && !expect->value.IsMap()) {
+      if (auto value = text(*expect)) {
+        if (auto expectation = parse_expectation(*value)) {
+          target.expectation = *expectation;
+        } else {
+          fail(at(*expect),
+               "'expect' must be closed or open" +
+                   std::string(type == ProbeType::Dns ? " (or a map of min_answers, contains)"
+                                                      : "") +
+                   ", not " + quote(*value) + suggestion(*value, kExpectations));
+        }
+      }
+    } else if (expect && type && *type != ProbeType::Dns) {
+      fail(at(*expect), "'expect' of a " + std::string(reachprobe::to_string(*type)) +
+                            " target is closed or open, not a map (min_answers and contains "
+                            "are for dns targets)");
+    }
 
     if (type) {
       target.type = *type;
@@ -958,6 +991,11 @@ class Loader {
             }
           }
           parse_exclude_self(fields, target);
+          if (target.expectation == Expectation::Closed && !find(fields, "connect_port")) {
+            fail(at(*expect),
+                 "'expect: closed' on a dns target needs 'connect_port': the addresses it "
+                 "connects to are what must stay closed (the name must still resolve)");
+          }
           break;
         case ProbeType::Http:
           parse_http_target(fields, require("url"), target);
@@ -1182,7 +1220,14 @@ class Loader {
       if (auto value = integer(*max_connect, 1, kMaxConnectLimit)) target.max_connect = *value;
       if (!connect_port) fail(at(*max_connect), "'max_connect' needs 'connect_port'");
     }
-    if (const Entry* expect = find(fields, "expect"); expect && expect_map(*expect)) {
+    if (const Entry* parallel = find(fields, "parallel_aaaa")) {
+      if (auto value = boolean(*parallel)) target.parallel_aaaa = *value;
+      if (target.parallel_aaaa && target.record != "A") {
+        fail(at(*parallel),
+             "'parallel_aaaa' needs record A (it sends AAAA beside it), not " + target.record);
+      }
+    }
+    if (const Entry* expect = find(fields, "expect"); expect && expect->value.IsMap()) {
       const Fields expect_fields = read_fields(expect->value);
       reject_unknown_keys(expect_fields, kExpectKeys, "'expect'");
       if (const Entry* min_answers = find(expect_fields, "min_answers")) {
@@ -1219,8 +1264,8 @@ class Loader {
     if (const Entry* method = find(fields, "method")) {
       if (auto value = text(*method)) {
         const std::string upper = to_upper(*value);
-        if (upper != "GET" && upper != "HEAD") {
-          fail(at(*method), "'method' must be GET or HEAD, not " + quote(*value));
+        if (upper != "GET" && upper != "HEAD" && upper != "PUT") {
+          fail(at(*method), "'method' must be GET, HEAD or PUT, not " + quote(*value));
         } else {
           target.method = upper;
         }

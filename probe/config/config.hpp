@@ -40,6 +40,8 @@ struct Config {
   // Probes running at once; a slot that comes when this many run is skipped and counted.
   // 0: chosen at start from the open-file limit (every probe in flight holds a socket).
   std::size_t max_concurrent_probes = 0;
+  // Where this process probes from: the `vantage` label of every series (SPEC.md).
+  Vantage vantage = Vantage::Node;
   DnsSettings dns;
   KubernetesSettings kubernetes;
   AwsSettings aws;

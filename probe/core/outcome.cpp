@@ -28,6 +28,8 @@ std::string_view to_string(Outcome outcome) {
       return "tls_error";
     case Outcome::BadStatus:
       return "bad_status";
+    case Outcome::Open:
+      return "open";
     case Outcome::Error:
       return "error";
   }

@@ -21,6 +21,8 @@ enum class Outcome {
   DnsTimeout,
   TlsError,
   BadStatus,
+  // A path declared `expect: closed` accepted a connection (probe/core/expectation.hpp).
+  Open,
   Error,
 };
 
@@ -28,7 +30,7 @@ inline constexpr std::array kAllOutcomes = {
     Outcome::Ok,       Outcome::Timeout,    Outcome::Refused,  Outcome::Unreachable,
     Outcome::Reset,    Outcome::NxDomain,   Outcome::ServFail, Outcome::DnsRefused,
     Outcome::NoAnswer, Outcome::DnsTimeout, Outcome::TlsError, Outcome::BadStatus,
-    Outcome::Error,
+    Outcome::Open,     Outcome::Error,
 };
 
 std::string_view to_string(Outcome outcome);

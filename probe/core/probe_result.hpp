@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "probe/core/expectation.hpp"
 #include "probe/core/finding.hpp"
 #include "probe/core/outcome.hpp"
 #include "probe/core/phase.hpp"
@@ -57,7 +58,12 @@ struct ProbeResult {
   // An http probe: the status of the last response, if one came.
   std::optional<int> http_status;
 
-  bool ok() const { return outcome == Outcome::Ok; }
+  // What the path was expected to be when the result was judged (probe/core/judge.hpp):
+  // probers leave it open.
+  Expectation expectation = Expectation::Open;
+
+  // Success as everyone reports it: the outcome judged against the expectation.
+  bool ok() const { return succeeded(outcome, expectation); }
   std::optional<Duration> phase(Phase p) const { return phases[static_cast<std::size_t>(p)]; }
   void set_phase(Phase p, Duration d) { phases[static_cast<std::size_t>(p)] = d; }
 };

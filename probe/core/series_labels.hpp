@@ -19,8 +19,8 @@ inline constexpr std::array<std::string_view, 7> kScrapeTargetLabels = {
 inline constexpr std::string_view kShippedScrapeLabel = "node";
 
 // Labels reachprobe itself puts on per-endpoint series; `le` is the histogram bucket label.
-inline constexpr std::array<std::string_view, 8> kEndpointSeriesLabels = {
-    "target", "type", "dst", "phase", "result", "le", "peer_node", "peer_zone"};
+inline constexpr std::array<std::string_view, 9> kEndpointSeriesLabels = {
+    "target", "type", "dst", "phase", "result", "le", "peer_node", "peer_zone", "vantage"};
 
 constexpr bool is_scrape_target_label(std::string_view name) {
   return std::find(kScrapeTargetLabels.begin(), kScrapeTargetLabels.end(), name) !=

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "probe/core/expectation.hpp"
+
 namespace reachprobe {
 
 enum class ProbeType { Tcp, Dns, Tls, Http, Inbound, Kubelet };
@@ -28,6 +30,14 @@ constexpr std::string_view to_string(ProbeType type) {
       return "kubelet";
   }
   return "tcp";
+}
+
+// Where the probes start: the node's network namespace (a host-network DaemonSet) or the
+// pod network (a second DaemonSet): the `vantage` label of every series.
+enum class Vantage { Node, Pod };
+
+constexpr std::string_view to_string(Vantage vantage) {
+  return vantage == Vantage::Pod ? "pod" : "node";
 }
 
 struct TlsOptions {
@@ -81,6 +91,11 @@ struct Target {
   std::chrono::nanoseconds timeout{};
   std::string hint;
   SourcePosition position;
+  // The config's top-level `vantage`, the same on every target: a label of every series,
+  // and what hints blame (the node's security group or the pods').
+  Vantage vantage = Vantage::Node;
+  // `expect: closed`: a path that must not connect (dns: the addresses it connects to).
+  Expectation expectation = Expectation::Open;
 
   // tcp, tls: every host x every port. inbound: ports only.
   std::vector<std::string> hosts;
@@ -104,6 +119,10 @@ struct Target {
   // rendezvous hash on the node name.
   std::optional<std::size_t> max_connect;
   DnsExpect expect;
+  // dns, record A: also ask AAAA, at the same moment from the same socket, as glibc's
+  // resolver does (the query shape that loses replies to the conntrack race of a DNAT'd
+  // DNS service: kubernetes/kubernetes#56903). Both must get a reply.
+  bool parallel_aaaa = false;
 
   // tls, http
   std::optional<TlsOptions> tls;

@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
+#include "probe/core/judge.hpp"
 #include "probe/core/stable_hash.hpp"
 #include "probe/log/logging.hpp"
 
@@ -66,12 +67,13 @@ void Scheduler::update(const std::vector<Endpoint>& endpoints, const ProberSet& 
     auto it = runners_.find(key);
     if (it != runners_.end() &&
         it->second->endpoint.target->interval == endpoint.target->interval &&
-        it->second->endpoint.target->labels == endpoint.target->labels) {
+        it->second->endpoint.target->labels == endpoint.target->labels &&
+        it->second->endpoint.target->vantage == endpoint.target->vantage) {
       // Same endpoint, same slot, same series: keep its loop and state, take the new
-      // settings (timeout, hint, ...). Another interval or other labels make it a new
-      // endpoint: its old series go, new ones start.
-      // A discovered peer that moved to another node keeps its state but not its series:
-      // they carry the node as a label, and the old one must not linger.
+      // settings (timeout, hint, ...). Another interval, other labels or another vantage make it a
+      // new endpoint: its old series go, new ones start. A discovered peer that moved to another
+      // node keeps its state but not its series: they carry the node as a label, and the old one
+      // must not linger.
       if (it->second->endpoint.peer_node() != endpoint.peer_node() ||
           it->second->endpoint.peer_zone() != endpoint.peer_zone()) {
         sink_.forget(it->second->endpoint);
@@ -203,6 +205,7 @@ asio::awaitable<void> Scheduler::probe_slot(std::shared_ptr<Runner> runner) {
     result.outcome = Outcome::Error;
     result.message = std::string("internal error: ") + e.what();
   }
+  judge(*endpoint.target, result);
   --in_flight_;
   if (runner->stopped) co_return;
 

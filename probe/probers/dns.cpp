@@ -304,6 +304,13 @@ asio::awaitable<std::vector<FanOutResult>> connect_to_all(asio::io_context& io,
   co_return results;
 }
 
+// The AAAA query of a parallel_aaaa probe, running beside the A query.
+struct ParallelReply {
+  explicit ParallelReply(const asio::any_io_executor& executor) : done(executor) {}
+  std::optional<dns::RawReply> reply;
+  asio::steady_timer done;
+};
+
 struct ChannelEntry {
   std::shared_ptr<dns::AresChannel> channel;
   std::vector<std::string> search_domains;
@@ -322,6 +329,29 @@ struct QueryPlan {
   asio::io_context* io_context = nullptr;
   std::string error;  // why no query can be made, when not empty
 };
+
+// The AAAA query a parallel_aaaa probe sent beside its A query: any reply will do (an
+// IPv4-only name answers it empty), none is the failure glibc would stall on. The A
+// query's failure, if any, is told first.
+void judge_parallel_aaaa(const dns::RawReply& raw, const QueryPlan& plan, ProbeResult& result) {
+  const bool answered = !raw.deadline_passed && raw.status != ARES_ETIMEOUT &&
+                        raw.status != ARES_ECONNREFUSED && raw.status != ARES_EDESTRUCTION &&
+                        raw.status != ARES_ECANCELLED;
+  if (!result.ok()) return;
+  if (answered) {
+    result.message += fmt::format(
+        "; the AAAA query sent with it from the same socket was "
+        "answered in {}",
+        format_latency(raw.latency));
+    return;
+  }
+  result.outcome = Outcome::DnsTimeout;
+  result.message = fmt::format(
+      "the A query was answered but the AAAA query sent with it from the same socket got no "
+      "reply from {} within {}: the conntrack race of parallel A/AAAA queries through a DNAT'd "
+      "DNS service (glibc stalls 5 s on it; kubernetes/kubernetes#56903)",
+      plan.servers, format_latency(raw.latency));
+}
 
 }  // namespace
 
@@ -431,10 +461,33 @@ asio::awaitable<ProbeResult> DnsProber::probe_with(std::weak_ptr<Impl> weak, End
   }
   result.address = single_server_ip(plan.servers);
 
+  std::shared_ptr<ParallelReply> aaaa;
+  if (target.parallel_aaaa) {
+    // Started before the A query is awaited: c-ares sends the two back to back on its one
+    // UDP socket to the server, the same 5-tuple, as glibc does.
+    aaaa = std::make_shared<ParallelReply>(plan.io_context->get_executor());
+    aaaa->done.expires_at(deadline.at + kFanOutGrace);
+    asio::co_spawn(*plan.io_context,
+                   dns::search(plan.channel, plan.query,
+                               static_cast<std::uint16_t>(dns::RecordType::AAAA), deadline),
+                   [aaaa](const std::exception_ptr&, dns::RawReply reply) {
+                     aaaa->reply = std::move(reply);
+                     aaaa->done.cancel();
+                   });
+  }
   const dns::RawReply raw = co_await dns::search(plan.channel, plan.query, plan.type, deadline);
-  result.set_phase(Phase::Dns, raw.latency);
+  std::optional<dns::RawReply> raw_aaaa;
+  if (aaaa) {
+    if (!aaaa->reply) {
+      boost::system::error_code ec;
+      co_await aaaa->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    raw_aaaa = aaaa->reply.value_or(dns::RawReply{});  // none: as a timeout
+  }
+  result.set_phase(Phase::Dns, raw_aaaa ? std::max(raw.latency, raw_aaaa->latency) : raw.latency);
   const DnsFinding found =
       interpret(raw, plan.query, plan.type, plan.tried, plan.servers, target, result);
+  if (raw_aaaa) judge_parallel_aaaa(*raw_aaaa, plan, result);
   result.set_phase(Phase::Total, since(start));
 
   if (!target.connect_port || found.addresses.empty()) co_return result;

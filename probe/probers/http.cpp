@@ -47,8 +47,7 @@ asio::awaitable<void> HttpProber::request(const Target& target, Deadline deadlin
 
   std::string current_url = target.url;
   for (int hop = 0;; ++hop) {
-    auto message = make_request(target.method == "HEAD" ? http::verb::head : http::verb::get, url,
-                                token, target.headers);
+    auto message = make_request(http::string_to_verb(target.method), url, token, target.headers);
 
     // Each hop's phases are its own; the total covers them all.
     result.phases = {};

@@ -115,6 +115,8 @@ HttpRequest make_request(http::verb method, const Url& url, const std::string& t
   message.set(http::field::user_agent, fmt::format("reachprobe/{}", kVersion));
   message.set(http::field::accept, "*/*");
   message.set(http::field::connection, "close");
+  // A PUT without a body says so (the IMDSv2 token request is one).
+  if (method == http::verb::put) message.set(http::field::content_length, "0");
   if (!token.empty()) message.set(http::field::authorization, "Bearer " + token);
   for (const auto& [name, value] : headers) message.set(name, value);
   return message;

@@ -22,7 +22,7 @@ StateChangeLogSink::~StateChangeLogSink() { flush(true); }
 
 void StateChangeLogSink::record(const Endpoint& endpoint, const ProbeResult& result) {
   flush();
-  auto [it, first] = last_.try_emplace(endpoint.key(), Known{result.outcome, false});
+  auto [it, first] = last_.try_emplace(endpoint.key(), Known{result.outcome, result.ok(), false});
   log_fanout_cut(endpoint, result, it->second);
   if (first) {
     if (result.ok()) {
@@ -38,21 +38,24 @@ void StateChangeLogSink::record(const Endpoint& endpoint, const ProbeResult& res
     change(endpoint, result, std::nullopt);
     return;
   }
-  if (it->second.outcome == result.outcome) return;
-  const Outcome previous = it->second.outcome;
-  it->second.outcome = result.outcome;
+  Known& known = it->second;
+  const bool same_state = known.ok == result.ok() && (known.ok || known.outcome == result.outcome);
+  const Known previous = known;
+  known.outcome = result.outcome;
+  known.ok = result.ok();
+  if (same_state) return;
   change(endpoint, result, previous);
 }
 
 void StateChangeLogSink::change(const Endpoint& endpoint, const ProbeResult& result,
-                                std::optional<Outcome> previous) {
+                                std::optional<Known> previous) {
   const std::string_view type = to_string(endpoint.type());
   const std::string_view now = to_string(result.outcome);
   if (!window_start_) window_start_ = options_.now();
   if (lines_in_window_ >= options_.lines_per_window) {
-    const Change kind = result.ok()                            ? Change::Recovered
-                        : previous && *previous != Outcome::Ok ? Change::OtherFailure
-                                                               : Change::StartedFailing;
+    const Change kind = result.ok()                 ? Change::Recovered
+                        : previous && !previous->ok ? Change::OtherFailure
+                                                    : Change::StartedFailing;
     auto& summary =
         summaries_[SummaryKey{endpoint.target_name(), std::string(type), kind, std::string(now)}];
     if (summary.count++ == 0) {
@@ -62,7 +65,7 @@ void StateChangeLogSink::change(const Endpoint& endpoint, const ProbeResult& res
     return;
   }
   ++lines_in_window_;
-  const std::string_view before = previous ? to_string(*previous) : std::string_view();
+  const std::string_view before = previous ? to_string(previous->outcome) : std::string_view();
   if (result.ok()) {
     log::event(spdlog::level::info, "endpoint recovered",
                {{"target", endpoint.target_name()},

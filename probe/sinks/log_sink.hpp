@@ -53,6 +53,9 @@ class StateChangeLogSink final : public ResultSink {
  private:
   struct Known {
     Outcome outcome = Outcome::Ok;
+    // Success as judged (a closed path's timeout is ok): a change between two successes
+    // (timeout -> refused on a closed path) is no news.
+    bool ok = true;
     bool fanout_cut = false;
   };
   enum class Change { StartedFailing, OtherFailure, Recovered };
@@ -63,7 +66,7 @@ class StateChangeLogSink final : public ResultSink {
     std::string example_endpoint;
     std::string example_message;
   };
-  void change(const Endpoint& endpoint, const ProbeResult& result, std::optional<Outcome> previous);
+  void change(const Endpoint& endpoint, const ProbeResult& result, std::optional<Known> previous);
   void log_fanout_cut(const Endpoint& endpoint, const ProbeResult& result, Known& known);
 
   Options options_;

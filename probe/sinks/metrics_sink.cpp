@@ -127,9 +127,11 @@ MetricsSink::Series& MetricsSink::series_for(const Endpoint& endpoint) {
   auto it = series_.find(key);
   if (it != series_.end()) return *it->second;
 
-  std::map<std::string_view, std::string_view> sorted = {{"target", endpoint.target_name()},
-                                                         {"type", to_string(endpoint.type())},
-                                                         {"dst", endpoint.label}};
+  std::map<std::string_view, std::string_view> sorted = {
+      {"target", endpoint.target_name()},
+      {"type", to_string(endpoint.type())},
+      {"dst", endpoint.label},
+      {"vantage", to_string(endpoint.target->vantage)}};
   for (const auto& [name, value] : endpoint.target->labels) sorted.emplace(name, value);
   // Built once per series, so they cost nothing per probe.
   if (!endpoint.peer_node().empty()) sorted.emplace("peer_node", endpoint.peer_node());
@@ -176,7 +178,8 @@ void MetricsSink::record(const Endpoint& endpoint, const ProbeResult& result) {
                                                        .count()));
   }
 
-  if (!result.ok()) return;
+  // Latency is of connections made: a closed path's timeout is a success without any.
+  if (result.outcome != Outcome::Ok) return;
   std::size_t measured = 0;
   for (Phase p : kAllPhases) {
     if (p != Phase::Total && result.phase(p)) ++measured;

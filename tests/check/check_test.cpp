@@ -83,6 +83,26 @@ TEST(CheckJson, HasTheFieldsOfTheSpec) {
   EXPECT_NE(text.find(R"("ok": 1, "failed": 1})"), std::string::npos);
 }
 
+// A closed path's timeout is a success in every form check writes: the row's `success`,
+// the summary counts, and the vantage with it.
+TEST(CheckJson, AClosedPathsTimeoutIsASuccessEverywhere) {
+  auto rows = sample_rows();
+  auto closed = std::make_shared<Target>(*rows[1].endpoint.target);
+  closed->expectation = Expectation::Closed;
+  closed->vantage = Vantage::Pod;
+  rows[1].endpoint.target = closed;
+  rows[1].result.expectation = Expectation::Closed;
+  rows[0].endpoint.target = closed;
+  auto json = format_check_json(rows);
+  EXPECT_NE(json.find(R"("result": "timeout", "vantage": "pod", "expect": "closed", "success": true)"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("ok": 2, "failed": 0})"), std::string::npos) << json;
+  auto table = format_check_table(rows);
+  EXPECT_NE(table.find("2 endpoints: 2 ok, 0 failed (vantage pod)"), std::string::npos) << table;
+  EXPECT_EQ(table.find("why:"), std::string::npos) << table;
+}
+
 TEST(CheckJson, NullAddressWhenNothingWasContacted) {
   auto rows = sample_rows();
   rows[1].result.address.clear();

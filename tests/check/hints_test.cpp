@@ -216,5 +216,34 @@ TEST(Hints, APeersKubeletIsNodeToNodeNotTheControlPlane) {
   EXPECT_EQ(h.find("type: kubelet"), std::string::npos) << h;
 }
 
+// The same inbound failure from the pod vantage blames the pods' side, not the node's
+// security group: the node's own inbound probe tells the two apart.
+TEST(Hints, AnInboundTimeoutFromThePodVantageNamesThePodSideFix) {
+  setenv("NODE_NAME", "ip-10-0-1-5.ec2.internal", 1);
+  auto t = std::make_shared<Target>();
+  t->name = "webhook-inbound";
+  t->type = ProbeType::Inbound;
+  t->hosts = {"100.64.3.7"};
+  t->ports = {9443};
+  t->vantage = Vantage::Pod;
+  auto h = hint_for(expand_endpoints({t}).front(), result(Outcome::Timeout));
+  EXPECT_NE(h.find("the control plane cannot reach pods on node ip-10-0-1-5.ec2.internal on "
+                   "TCP 9443"),
+            std::string::npos)
+      << h;
+  EXPECT_NE(h.find("the pods' security group (the ENIConfig's securityGroups with custom "
+                   "networking, a SecurityGroupPolicy with security groups for pods)"),
+            std::string::npos)
+      << h;
+  EXPECT_NE(h.find("or the CNI"), std::string::npos) << h;
+  EXPECT_EQ(h.find("node security group"), std::string::npos) << h;
+  unsetenv("NODE_NAME");
+}
+
+TEST(Hints, AnOpenPathSaysItMustBeClosed) {
+  auto h = hint_for(endpoint(80), result(Outcome::Open));
+  EXPECT_NE(h.find("a path that must be closed accepted a connection"), std::string::npos) << h;
+}
+
 }  // namespace
 }  // namespace reachprobe

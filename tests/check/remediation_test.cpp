@@ -263,8 +263,8 @@ TEST(Remediation, AnEgressRuleNeedsTheAddressThatWasContacted) {
   EXPECT_TRUE(plan.rules.empty());
   ASSERT_EQ(plan.skipped.size(), 1u);
   EXPECT_TRUE(has(plan.skipped[0].why, "no address")) << plan.skipped[0].why;
-  CheckRow reached = row("external", ProbeType::Tcp, "api.example.com", 8443, Outcome::Timeout,
-                         "203.0.113.7");
+  CheckRow reached =
+      row("external", ProbeType::Tcp, "api.example.com", 8443, Outcome::Timeout, "203.0.113.7");
   const auto egress = plan_remediation({reached}, &f);
   ASSERT_EQ(egress.rules.size(), 1u);
   EXPECT_EQ(egress.rules[0].kind, RuleKind::NodeEgress);
@@ -305,6 +305,48 @@ TEST(Remediation, ADiscoveredInboundPortNamesItsConsumersAndANodeMeshKubeletIsNo
                        "sg-0fedcba9876543210"))
       << cli;
   EXPECT_TRUE(has(render_terraform(plan), "for MutatingWebhookConfiguration istio-sidecar-injector"));
+}
+
+// From the pod vantage an inbound failure is the pods' security group's (or the CNI's):
+// no rule on the node's group, and the skip says where the rule goes.
+TEST(Remediation, AnInboundFailureFromThePodVantageNamesThePodsSecurityGroup) {
+  auto t = std::make_shared<Target>();
+  t->name = "webhook-inbound";
+  t->type = ProbeType::Inbound;
+  t->hosts = {"100.64.3.7"};
+  t->ports = {9443};
+  t->vantage = Vantage::Pod;
+  CheckRow r{expand_endpoints({t}).front(), {}, {}};
+  r.result.outcome = Outcome::Timeout;
+  r.result.address = "100.64.3.7";
+  const auto f = facts();
+  const auto plan = plan_remediation({r}, &f);
+  EXPECT_TRUE(plan.rules.empty());
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_TRUE(has(plan.skipped[0].why,
+                  "allow TCP 9443 from the cluster security group in the security group of the "
+                  "ENIConfig (custom networking) or of the SecurityGroupPolicy"))
+      << plan.skipped[0].why;
+  // The same failure from the node vantage is the node group's rule.
+  t->vantage = Vantage::Node;
+  CheckRow node{expand_endpoints({t}).front(), r.result, {}};
+  EXPECT_EQ(plan_remediation({node}, &f).rules.size(), 1u);
+}
+
+TEST(Remediation, AnOpenPathHasNothingToAdd) {
+  auto t = std::make_shared<Target>();
+  t->name = "imds";
+  t->type = ProbeType::Tcp;
+  t->hosts = {"10.0.0.9"};
+  t->ports = {80};
+  CheckRow r{expand_endpoints({t}).front(), {}, {}};
+  r.result.outcome = Outcome::Open;
+  const auto f = facts();
+  const auto plan = plan_remediation({r}, &f);
+  EXPECT_TRUE(plan.rules.empty());
+  ASSERT_EQ(plan.skipped.size(), 1u);
+  EXPECT_TRUE(has(plan.skipped[0].why, "a path that must be closed is open"))
+      << plan.skipped[0].why;
 }
 
 }  // namespace

@@ -868,7 +868,7 @@ TEST(LoadConfig, HttpTargetOptions) {
   EXPECT_THAT(
       errors_of(bad),
       ElementsAre("c.yaml:4:10: URL 'ftp://x/' must start with http:// or https://",
-                  "c.yaml:5:13: 'method' must be GET or HEAD, not 'POST'",
+                  "c.yaml:5:13: 'method' must be GET, HEAD or PUT, not 'POST'",
                   "c.yaml:6:15: header name 'Bad Header' is not a valid HTTP header name",
                   "c.yaml:7:21: a status in 'expect_status' must be an integer from 100 to 599, "
                   "not '99'",

@@ -17,7 +17,7 @@ TEST(Outcome, EveryOutcomeRoundTripsThroughItsSpecName) {
   }
   EXPECT_EQ(names, (std::set<std::string>{"ok", "timeout", "refused", "unreachable", "reset",
                                           "nxdomain", "servfail", "dns_refused", "no_answer",
-                                          "dns_timeout", "tls_error", "bad_status", "error"}));
+                                          "dns_timeout", "tls_error", "bad_status", "open", "error"}));
   EXPECT_EQ(parse_outcome("OK"), std::nullopt);
 }
 

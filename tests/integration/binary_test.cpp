@@ -268,12 +268,12 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
                 .value_or(0),
             1.0);
   EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{dst=\"api.cluster.test.:" +
-                      open + "\",phase=\"dns\",target=\"named\",type=\"tcp\"}"),
+                      open + "\",phase=\"dns\",target=\"named\",type=\"tcp\",vantage=\"node\"}"),
             std::string::npos)
       << "a named host has a dns phase";
   EXPECT_EQ(body.find("phase=\"connect\",target=\"open\""), std::string::npos)
       << "an IP literal's only sub-phase is not duplicated";
-  EXPECT_NE(body.find("reachprobe_build_info{version=\""), std::string::npos);
+  EXPECT_NE(body.find("reachprobe_build_info{vantage=\"node\",version=\""), std::string::npos);
   EXPECT_EQ(sample(body, "reachprobe_config_last_reload_successful"), 1.0);
   EXPECT_GT(sample(body, "process_resident_memory_bytes").value_or(0), 0.0);
   EXPECT_GT(sample(body, "process_open_fds").value_or(0), 0.0);

@@ -506,8 +506,15 @@ TEST(Chart, KubePrometheusStackObjectsComeWithItsValuesOnly) {
   const auto kps = render({"-f", kKubePrometheusStackValues});
   const auto pm = kps.find("PodMonitor", "reachprobe", "reachprobe");
   ASSERT_TRUE(pm);
-  EXPECT_EQ(pm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"].as<std::string>(""),
+  // Both DaemonSets' pods: the node's (reachprobe) and the pod vantage's (reachprobe-pod).
+  EXPECT_EQ(pm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"].as<std::string>(""),
             "reachprobe");
+  const auto names = pm["spec"]["selector"]["matchExpressions"][0];
+  EXPECT_EQ(names["key"].as<std::string>(""), "app.kubernetes.io/name");
+  EXPECT_EQ(names["operator"].as<std::string>(""), "In");
+  ASSERT_EQ(names["values"].size(), 2u);
+  EXPECT_EQ(names["values"][0].as<std::string>(""), "reachprobe");
+  EXPECT_EQ(names["values"][1].as<std::string>(""), "reachprobe-pod");
   EXPECT_EQ(pm["spec"]["podMetricsEndpoints"][0]["port"].as<std::string>(""), "metrics");
   // The rules, as the rules file has them.
   const auto rule = kps.find("PrometheusRule", "reachprobe", "reachprobe");

@@ -18,6 +18,7 @@
 #include "tests/support/fake_imds.hpp"
 #include "tests/support/helm.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_pki.hpp"
 
 namespace reachprobe::test {
 namespace {
@@ -63,6 +64,33 @@ TEST(EksConfig, ValidatesWithTheEnvironmentTheDaemonSetGives) {
       run_command({kBinary, "validate", "--config", kSourceDir + "/config/eks.yaml"}, 30s, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "ok\n");
+}
+
+// The pod vantage's DaemonSet as deploy/base ships it: its config (STS left out: no region
+// is set) validates with its own environment (values and the downward API), and
+// config/eks-pod.yaml with every target validates once the region is given.
+TEST(EksPodConfig, ValidatesWithTheEnvironmentThePodDaemonSetGives) {
+  const Manifests base(read_file(kSourceDir + "/deploy/base/reachprobe.yaml"));
+  const auto pod = base.find("DaemonSet", "reachprobe-pod")["spec"]["template"]["spec"];
+  ASSERT_TRUE(pod);
+  EXPECT_FALSE(pod["hostNetwork"].as<bool>(true));
+  std::vector<std::string> env = {"POD_NAMESPACE=reachprobe", "POD_NAME=reachprobe-pod-q8x2z",
+                                  "POD_IP=100.64.3.7", "NODE_NAME=ip-10-0-1-5"};
+  for (const auto& e : pod["containers"][0]["env"]) {
+    if (e["value"]) env.push_back(e["name"].as<std::string>() + "=" + e["value"].as<std::string>());
+  }
+  const auto config = base.find("ConfigMap", "reachprobe-pod-config")["data"]["config.yaml"];
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config.as<std::string>().find("name: sts"), std::string::npos);
+  TempDir dir("reachprobe-pod-config");
+  write_file(dir / "config.yaml", config.as<std::string>());
+  auto r = run_command({kBinary, "validate", "--config", (dir / "config.yaml").string()}, 30s, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+
+  env.push_back("AWS_REGION=ap-southeast-1");
+  r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/eks-pod.yaml"}, 30s, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {

@@ -89,7 +89,8 @@ struct Shipped {
   std::vector<std::string> args;
 };
 
-Shipped shipped_from(const std::string& rendered) {
+// The node DaemonSet (host network), or with `pod_network` the pod vantage's.
+Shipped shipped_from(const std::string& rendered, bool pod_network = false) {
   Shipped shipped;
   shipped.rendered = rendered;
   std::map<std::string, YAML::Node> config_maps;
@@ -98,7 +99,10 @@ Shipped shipped_from(const std::string& rendered) {
     if (!doc.IsMap()) continue;
     const auto kind = doc["kind"].as<std::string>();
     if (kind == "ConfigMap") config_maps[doc["metadata"]["name"].as<std::string>()] = doc;
-    if (kind == "DaemonSet") pod = doc["spec"]["template"]["spec"];
+    if (kind != "DaemonSet") continue;
+    const auto spec = doc["spec"]["template"]["spec"];
+    const bool host_network = spec["hostNetwork"] && spec["hostNetwork"].as<bool>();
+    if (host_network != pod_network) pod = spec;
   }
   if (!pod) throw std::runtime_error("no DaemonSet in the manifests");
   const auto container = pod["containers"][0];
@@ -110,6 +114,10 @@ Shipped shipped_from(const std::string& rendered) {
     }
   }
   for (const auto& e : container["env"]) {
+    if (e["value"]) {
+      shipped.env.push_back(e["name"].as<std::string>() + "=" + e["value"].as<std::string>());
+      continue;
+    }
     shipped.field_env.emplace_back(e["name"].as<std::string>(),
                                    e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>());
   }
@@ -124,11 +132,11 @@ Shipped shipped_from(const std::string& rendered) {
 }
 
 // `kubectl kustomize deploy/base`: what `kubectl apply -k deploy/base` applies.
-Shipped render_deploy_base() {
+Shipped render_deploy_base(bool pod_network = false) {
   auto r = run_command(
       {RbacPolicy::kubectl_path(kSourceDir), "kustomize", kSourceDir + "/deploy/base"}, 60s);
   if (r.exit_code != 0) throw std::runtime_error("kubectl kustomize: " + r.err);
-  return shipped_from(r.out);
+  return shipped_from(r.out, pod_network);
 }
 
 // The kubelet of node-a: the API server's pods/log connects to it (and only connects). On
@@ -197,6 +205,16 @@ FakeImdsOptions node_a_placement() {
   return o;
 }
 
+// node-a's IMDS on a host one hop away, answering token PUTs with IP TTL 1 (a hop limit of
+// 1): node-a gets its tokens, a pod behind node-a does not.
+FakeImdsOptions imds_on(const TestHost& host) {
+  FakeImdsOptions o = node_a_placement();
+  o.netns = host.name();
+  o.listen_address = host.address();
+  o.put_answer_ttl = 1;
+  return o;
+}
+
 // The simulated cluster. node-a is this namespace; every other machine is a host.
 class SimulatedEks {
  public:
@@ -250,12 +268,36 @@ class SimulatedEks {
     apiserver_->set_endpoint_slice("default", "kubernetes", "kubernetes", eps, {{"https", 443}});
   }
 
-  // Everything a pod sees of the cluster: the DaemonSet's env for this pod, plus what the
-  // kubelet adds, plus `extra`.
-  std::vector<std::string> pod_env(const Shipped& shipped,
-                                   const std::vector<std::string>& extra) const {
+  // A pod of node-a in the pod network (the pod vantage's), as a CNI sets one up: its
+  // default route via node-a, node-a forwarding for it (on these veths only), every host
+  // routing its IP back through node-a; the API server's pods proxy dials it as `name`.
+  void attach_pod(const TestHost& pod, const std::string& name) {
+    auto forward = [](const TestHost& host) {
+      auto r = run_command(
+          {"sysctl", "-qw", "net.ipv4.conf." + host.root_interface() + ".forwarding=1"}, 10s);
+      if (r.exit_code != 0) throw std::runtime_error("sysctl: " + r.err);
+    };
+    pod.exec({"ip", "route", "add", "default", "via", pod.gateway_address()});
+    forward(pod);
+    for (const TestHost* host :
+         {&apiserver_host_, &eni_b_, &kubernetes_cluster_ip_, &sts_host_, &kube_dns_host_,
+          &coredns_1_host_, &coredns_2_host_, &am_service_, &am_pod_, &node_b_, &imds_host_}) {
+      host->exec({"ip", "route", "add", pod.address() + "/32", "via", host->gateway_address()});
+      forward(*host);
+    }
+    apiserver_->add_pod(name, pod.address());
+  }
+
+  // Everything a pod sees of the cluster: the DaemonSet's env for this pod (`pod_name` and
+  // `pod_ip` its downward API's; empty: node-a's reachprobe pod), plus what the kubelet
+  // adds, plus `extra`.
+  std::vector<std::string> pod_env(const Shipped& shipped, const std::vector<std::string>& extra,
+                                   const std::string& pod_name = {},
+                                   const std::string& pod_ip = {}) const {
     auto env = shipped.env;
-    const auto refs = field_refs();
+    auto refs = field_refs();
+    if (!pod_name.empty()) refs["metadata.name"] = pod_name;
+    if (!pod_ip.empty()) refs["status.podIP"] = pod_ip;
     for (const auto& [name, field] : shipped.field_env) env.push_back(name + "=" + refs.at(field));
     env.push_back("KUBERNETES_SERVICE_HOST=" + apiserver_host_.address());
     env.push_back("KUBERNETES_SERVICE_PORT=" + std::to_string(apiserver_port_));
@@ -354,7 +396,7 @@ class SimulatedEks {
   std::string alertmanager_service_;
   TestPki pki_;
   TestHost apiserver_host_, eni_b_, kubernetes_cluster_ip_, sts_host_, kube_dns_host_,
-      coredns_1_host_, coredns_2_host_, am_service_, am_pod_, node_b_;
+      coredns_1_host_, coredns_2_host_, am_service_, am_pod_, node_b_, imds_host_;
   std::unique_ptr<ListenerInHost> eni_a_443_, eni_b_443_, kubernetes_cluster_ip_443_,
       am_service_9093_, am_pod_9093_, node_b_9754_, node_b_10250_;
   std::unique_ptr<TlsServerInHost> sts_;
@@ -362,7 +404,7 @@ class SimulatedEks {
   std::unique_ptr<KubeletStandIn> kubelet_;
   std::unique_ptr<FakeApiServer> apiserver_;
   std::uint16_t apiserver_port_ = 0;
-  FakeImds imds_{node_a_placement()};
+  FakeImds imds_{imds_on(imds_host_)};
 };
 
 // ---- the stand-in API server's objects and RBAC (FakeApiServer's interface) ----
@@ -894,6 +936,46 @@ TEST_F(EksE2eInImageTest, TheImageFindsNothingFailingOnAHealthyCluster) {
   EXPECT_EQ(seen, expected_endpoints(*cluster_)) << describe(rows);
   std::cout << "[eks-e2e] from the image: " << rows.size() << " endpoints, " << failing.size()
             << " failing\n";
+}
+
+// The pod vantage's DaemonSet as deploy/base ships it, in a pod namespace behind node-a,
+// its own service account's Roles enforced: every endpoint a success, imds included (the
+// token PUT times out behind the hop limit of 1, which is what `expect: closed` asks).
+TEST_F(EksE2eTest, ThePodVantageDaemonSetFindsNothingFailingOnAHealthyCluster) {
+  const Shipped pod_ds = render_deploy_base(true);
+  write_file(dir_ / "pod-config.yaml", pod_ds.config);
+  cluster_ = std::make_unique<SimulatedEks>(
+      dir_.path(), RbacPolicy::from_manifests(pod_ds.rendered, "reachprobe", "reachprobe-pod"));
+  TestHost pod;
+  const std::string pod_name = "reachprobe-pod-q8x2z";
+  cluster_->attach_pod(pod, pod_name);
+  std::vector<std::string> argv = {"ip", "netns", "exec", pod.name()};
+  for (const auto& a :
+       cluster_->in_pod({kBinary, "check", "--config", (dir_ / "pod-config.yaml").string(),
+                         "--format", "json"})) {
+    argv.push_back(a);
+  }
+  auto r = run_command(argv, 60s, cluster_->pod_env(pod_ds, {}, pod_name, pod.address()));
+  std::cout << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  pt::ptree tree;
+  std::istringstream in(r.out);
+  pt::read_json(in, tree);
+  std::map<std::string, std::string> results;
+  for (const auto& [_, row] : tree.get_child("results")) {
+    const auto target = row.get<std::string>("target");
+    results[target] = row.get<std::string>("result");
+    EXPECT_TRUE(row.get<bool>("success")) << target << ": " << row.get<std::string>("message");
+    EXPECT_EQ(row.get<std::string>("vantage"), "pod") << target;
+  }
+  EXPECT_EQ(results, (std::map<std::string, std::string>{{"apiserver", "ok"},
+                                                         {"coredns", "ok"},
+                                                         {"coredns-parallel", "ok"},
+                                                         {"alertmanager-pods", "ok"},
+                                                         {"imds", "timeout"},
+                                                         {"webhook-inbound", "ok"}}))
+      << r.out;
+  EXPECT_EQ(tree.get<int>("failed"), 0) << r.out;
 }
 
 }  // namespace

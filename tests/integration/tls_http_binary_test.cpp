@@ -138,14 +138,14 @@ TEST_F(TlsHttpBinaryTest, RunExposesPhasesResultsAndCertificateExpiry) {
                                              .count());
   EXPECT_NEAR(*expiry - now, 30.0 * 86400, 600) << "the test certificate is valid for 30 days";
   EXPECT_NE(metrics.find("reachprobe_probe_duration_seconds_count{" + sts_endpoint +
-                         ",phase=\"tls\",target=\"sts\",type=\"tls\"}"),
+                         ",phase=\"tls\",target=\"sts\",type=\"tls\",vantage=\"node\"}"),
             std::string::npos)
       << metrics;
   const std::string livez =
       "dst=\"https://127.0.0.1:" + std::to_string(apiserver_.port()) + "/livez\"";
   for (const char* phase : {"connect", "tls", "first_byte", "total"}) {
     EXPECT_NE(metrics.find("reachprobe_probe_duration_seconds_count{" + livez + ",phase=\"" +
-                           phase + "\",target=\"apiserver-livez\",type=\"http\"}"),
+                           phase + "\",target=\"apiserver-livez\",type=\"http\",vantage=\"node\"}"),
               std::string::npos)
         << phase << "\n"
         << metrics;

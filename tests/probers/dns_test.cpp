@@ -671,7 +671,7 @@ TEST_F(DnsProberTest, ChurnedAddressLeavesTheMetricsAfterTheExpiry) {
       io, [&] { return exposed("127.0.0.2") && exposed("127.0.0.3"); }, 5s));
   const auto text = scrape();
   EXPECT_TRUE(
-      contains(text, R"(reachprobe_dns_answers{dst="pods.test.",target="dns",type="dns"} 2)"))
+      contains(text, R"(reachprobe_dns_answers{dst="pods.test.",target="dns",type="dns",vantage="node"} 2)"))
       << text;
 
   dns.set("pods.test", DnsRule::answer({"127.0.0.3", "127.0.0.4"}));

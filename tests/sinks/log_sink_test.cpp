@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "probe/core/judge.hpp"
 #include "probe/engine/scheduler.hpp"
 #include "probe/probers/tcp.hpp"
 #include "probe/sinks/metrics_sink.hpp"
@@ -88,6 +89,32 @@ TEST_F(LogSinkTest, FewChangesAreOneLineEach) {
                   "result=timeout previous=ok message=\"TCP SYN unanswered\"",
                   "info endpoint recovered target=api type=tcp endpoint=10.0.0.1:443 address=\"\" "
                   "result=ok previous=timeout"));
+}
+
+// A path that must be closed: its first timeout is the healthy start, a move between two
+// ways of being closed is no news, `open` is a failure and closed again a recovery.
+TEST_F(LogSinkTest, AClosedPathLogsOnlyWhenItOpensAndClosesAgain) {
+  auto closed = std::make_shared<Target>();
+  closed->name = "imds";
+  closed->type = ProbeType::Tcp;
+  closed->expectation = Expectation::Closed;
+  StateChangeLogSink sink(options(100));
+  auto judged = [&](Outcome o, std::string message = {}) {
+    ProbeResult r = result(o, std::move(message));
+    judge(*closed, r);
+    return r;
+  };
+  sink.record(endpoint(closed, 0), judged(Outcome::Timeout));
+  sink.record(endpoint(closed, 0), judged(Outcome::Refused));
+  EXPECT_THAT(log.lines(), IsEmpty());
+  sink.record(endpoint(closed, 0), judged(Outcome::Ok));
+  sink.record(endpoint(closed, 0), judged(Outcome::Timeout));
+  EXPECT_THAT(log.lines(),
+              ElementsAre("warning endpoint failing target=imds type=tcp endpoint=10.0.0.0:443 "
+                          "address=\"\" result=open previous=refused message=\"the path must be "
+                          "closed (expect: closed) but accepted a connection\"",
+                          "info endpoint recovered target=imds type=tcp endpoint=10.0.0.0:443 "
+                          "address=\"\" result=timeout previous=open"));
 }
 
 TEST_F(LogSinkTest, PastTheThresholdAWindowIsSummarizedExactly) {

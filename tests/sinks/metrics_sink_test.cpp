@@ -8,6 +8,7 @@
 #include <cmath>
 #include <thread>
 
+#include "probe/core/judge.hpp"
 #include "tests/support/exposition.hpp"
 
 namespace reachprobe {
@@ -65,14 +66,14 @@ TEST(MetricsSink, SingleSubPhaseProbeExposesOnlyTotal) {
   auto text = scrape(sink);
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probe_success{dst="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 1)"),
+          R"(reachprobe_probe_success{dst="10.0.0.10:443",group="control-plane",target="cp",type="tcp",vantage="node"} 1)"),
       std::string::npos)
       << text;
   EXPECT_EQ(count(text, "phase=\"total\""), 16u + 1u + 2u) << "buckets + Inf + sum + count";
   EXPECT_EQ(count(text, "phase=\"connect\""), 0u);
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probes_total{dst="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp"} 1)"),
+          R"(reachprobe_probes_total{dst="10.0.0.10:443",group="control-plane",result="ok",target="cp",type="tcp",vantage="node"} 1)"),
       std::string::npos);
 }
 
@@ -98,15 +99,17 @@ TEST(MetricsSink, FailuresCountByResultAndRecordNoLatency) {
   sink.record(e, timeout);
   sink.record(e, timeout);
   auto text = scrape(sink);
-  EXPECT_NE(text.find(R"(result="timeout",target="cp",type="tcp"} 2)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(result="timeout",target="cp",type="tcp",vantage="node"} 2)"),
+            std::string::npos)
+      << text;
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probe_success{dst="10.0.0.10:443",group="control-plane",target="cp",type="tcp"} 0)"),
+          R"(reachprobe_probe_success{dst="10.0.0.10:443",group="control-plane",target="cp",type="tcp",vantage="node"} 0)"),
       std::string::npos);
   // Only the ok probe was observed: the histogram count is 1.
   EXPECT_NE(
       text.find(
-          R"(reachprobe_probe_duration_seconds_count{dst="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp"} 1)"),
+          R"(reachprobe_probe_duration_seconds_count{dst="10.0.0.10:443",group="control-plane",phase="total",target="cp",type="tcp",vantage="node"} 1)"),
       std::string::npos)
       << text;
 }
@@ -138,7 +141,7 @@ TEST(MetricsSink, DnsAnswersGaugeFollowsTheLastReplyAndIsForgotten) {
   MetricsSink sink;
   auto e = expand_endpoints({dns_target()}).front();
   const std::string series =
-      R"(reachprobe_dns_answers{dst="alertmanager-operated.monitoring.svc.cluster.local",target="am",team="obs",type="dns"} )";
+      R"(reachprobe_dns_answers{dst="alertmanager-operated.monitoring.svc.cluster.local",target="am",team="obs",type="dns",vantage="node"} )";
 
   ProbeResult ok;
   ok.outcome = Outcome::Ok;
@@ -178,7 +181,7 @@ TEST(MetricsSink, CertExpiryIsTheLastCertificateSeenAndIsForgotten) {
   t->type = ProbeType::Tls;
   auto e = expand_endpoints({t}).front();
   const std::string series =
-      R"(reachprobe_tls_cert_expiry_timestamp_seconds{dst="sts.test:443",group="control-plane",target="cp",type="tls"} )";
+      R"(reachprobe_tls_cert_expiry_timestamp_seconds{dst="sts.test:443",group="control-plane",target="cp",type="tls",vantage="node"} )";
   EXPECT_EQ(count(scrape(sink), "reachprobe_tls_cert_expiry_timestamp_seconds{"), 0u);
 
   ProbeResult ok = ok_result(true);
@@ -228,8 +231,10 @@ TEST(MetricsSink, RendersTheSamplesPrometheusCppWould) {
   ASSERT_EQ(endpoints.size(), 3u);
 
   const auto expected = [&](const Endpoint& e, const ProbeResult& r) {
-    prometheus::Labels labels = {
-        {"target", e.target_name()}, {"type", std::string(to_string(e.type()))}, {"dst", e.label}};
+    prometheus::Labels labels = {{"target", e.target_name()},
+                                 {"type", std::string(to_string(e.type()))},
+                                 {"dst", e.label},
+                                 {"vantage", std::string(to_string(e.target->vantage))}};
     for (const auto& [k, v] : e.target->labels) labels.emplace(k, v);
     success.Add(labels).Set(r.ok() ? 1 : 0);
     auto with = labels;
@@ -404,6 +409,48 @@ TEST(DaemonMetrics, BuildInfoAndReloadGauge) {
   d.config_loaded(false);
   text = scrape(registry);
   EXPECT_NE(text.find("reachprobe_config_last_reload_successful 0"), std::string::npos);
+}
+
+// A pod-vantage target whose path must be closed: its timeout is success, reported as
+// `timeout`, with no latency (no connection was made); an answer is `open` and failure.
+TEST(MetricsSink, AClosedPathFromThePodVantageIsJudgedOnceForEveryFamily) {
+  MetricsSink sink;
+  auto t = target("169.254.169.254");
+  t->name = "imds";
+  t->ports = {80};
+  t->labels = {};
+  t->vantage = Vantage::Pod;
+  t->expectation = Expectation::Closed;
+  auto e = expand_endpoints({t}).front();
+  ProbeResult timed_out;
+  timed_out.outcome = Outcome::Timeout;
+  timed_out.set_phase(Phase::Connect, 2ms);
+  timed_out.set_phase(Phase::Total, 1s);
+  judge(*t, timed_out);
+  sink.record(e, timed_out);
+  const std::string labels =
+      R"(dst="169.254.169.254:80",target="imds",type="tcp",vantage="pod")";
+  auto text = scrape(sink);
+  EXPECT_EQ(test::sample(text, "reachprobe_probe_success{" + labels + "}"), 1) << text;
+  EXPECT_EQ(
+      test::sample(
+          text,
+          R"(reachprobe_probes_total{dst="169.254.169.254:80",result="timeout",target="imds",type="tcp",vantage="pod"})"),
+      1)
+      << text;
+  EXPECT_EQ(text.find("reachprobe_probe_duration_seconds_count"), std::string::npos) << text;
+
+  ProbeResult answered = ok_result(false);
+  judge(*t, answered);
+  sink.record(e, answered);
+  text = scrape(sink);
+  EXPECT_EQ(test::sample(text, "reachprobe_probe_success{" + labels + "}"), 0) << text;
+  EXPECT_EQ(
+      test::sample(
+          text,
+          R"(reachprobe_probes_total{dst="169.254.169.254:80",result="open",target="imds",type="tcp",vantage="pod"})"),
+      1)
+      << text;
 }
 
 }  // namespace

@@ -229,7 +229,7 @@ struct DnsResponder::Server {
   }
 
   asio::awaitable<void> answer_udp(Bytes message, udp::endpoint from) {
-    auto reply = co_await respond(message, DnsTransport::Udp);
+    auto reply = co_await respond(message, DnsTransport::Udp, from.port());
     if (!reply) co_return;
     boost::system::error_code ec;
     co_await udp_socket.async_send_to(asio::buffer(*reply), from,
@@ -258,7 +258,7 @@ struct DnsResponder::Server {
       co_await asio::async_read(socket, asio::buffer(message),
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
-      auto reply = co_await respond(message, DnsTransport::Tcp);
+      auto reply = co_await respond(message, DnsTransport::Tcp, 0);
       if (!reply) continue;
       Bytes framed;
       put16(framed, static_cast<std::uint32_t>(reply->size()));
@@ -270,7 +270,8 @@ struct DnsResponder::Server {
   }
 
   // The reply to `message`, or nothing for a message that is no query or a dropped one.
-  asio::awaitable<std::optional<Bytes>> respond(const Bytes& message, DnsTransport transport) {
+  asio::awaitable<std::optional<Bytes>> respond(const Bytes& message, DnsTransport transport,
+                                                std::uint16_t source_port) {
     auto query = parse_query(message);
     if (!query) co_return std::nullopt;
     std::optional<DnsRule> rule;
@@ -280,7 +281,7 @@ struct DnsResponder::Server {
     {
       std::lock_guard lock(mutex);
       index = received.size();
-      received.push_back({query->name, query->type, transport, {}});
+      received.push_back({query->name, query->type, transport, source_port, {}});
       if (auto found = rules.find(query->name); found != rules.end()) rule = found->second;
       if (rule && rule->kind == DnsRule::Kind::Answer) answers = records_for(*query, *rule);
     }
@@ -292,6 +293,10 @@ struct DnsResponder::Server {
       received[index].held = std::chrono::steady_clock::now() - received_at;
     }
     if (!rule) co_return build_reply(*query, kRcodeNxDomain, false, {});
+    if (std::find(rule->drop_types.begin(), rule->drop_types.end(), query->type) !=
+        rule->drop_types.end()) {
+      co_return std::nullopt;
+    }
     switch (rule->kind) {
       case DnsRule::Kind::Drop:
         co_return std::nullopt;

@@ -67,6 +67,9 @@ struct DnsRule {
   bool truncate_udp = false;
   // Every reply (or drop) waits this long; other queries are answered meanwhile.
   std::chrono::milliseconds delay{0};
+  // Queries of these types get no reply, the others are answered: one reply of a parallel
+  // A/AAAA pair lost, as to the conntrack race.
+  std::vector<std::uint16_t> drop_types;
 
   // IP literals; throws for anything else.
   static DnsRule answer(const std::vector<std::string>& addresses, std::uint32_t ttl = 60);
@@ -99,6 +102,7 @@ struct DnsQuery {
   std::string name;  // lower case, no trailing dot
   std::uint16_t type = 0;
   DnsTransport transport = DnsTransport::Udp;
+  std::uint16_t source_port = 0;  // the client's
   // How long the responder actually held the answer back: the injected delay plus however
   // late its own timer fired, so tests can compare a measured latency without guessing
   // at this machine's scheduling.

@@ -39,9 +39,33 @@ ClosedTcpPort::ClosedTcpPort(const std::string& address) : socket_(idle_io_conte
   port_ = socket_.local_endpoint().port();
 }
 
+namespace {
+
+// The line without its `vantage="node"` label.
+std::string without_node_vantage(std::string line) {
+  static const std::string label = "vantage=\"node\"";
+  const auto at = line.find(label);
+  if (at == std::string::npos) return line;
+  std::size_t from = at;
+  std::size_t to = at + label.size();
+  if (line[to] == ',') {
+    ++to;
+  } else if (line[from - 1] == ',') {
+    --from;
+  } else {  // the only label: `name{vantage="node"}` is `name`
+    --from;
+    ++to;
+  }
+  return line.erase(from, to - from);
+}
+
+}  // namespace
+
 std::optional<double> sample(const std::string& exposition, const std::string& series) {
+  const bool any_vantage = series.find("vantage=") == std::string::npos;
   std::istringstream lines(exposition);
   for (std::string line; std::getline(lines, line);) {
+    if (any_vantage && !line.starts_with('#')) line = without_node_vantage(std::move(line));
     if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
         line[series.size()] == ' ') {
       try {

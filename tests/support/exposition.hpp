@@ -30,6 +30,8 @@ class ClosedTcpPort {
 
 // The value of the sample whose name and labels are exactly `series` in a Prometheus text
 // exposition, e.g. `reachprobe_probe_success{dst="a:1",target="t",type="tcp"}`.
+// Every series carries `vantage`; one named without it is the node's (the default), so
+// `vantage="node"` is not part of the comparison then.
 std::optional<double> sample(const std::string& exposition, const std::string& series);
 
 // Every sample of an exposition: "name{labels}" -> value, with `le`/`quantile` values

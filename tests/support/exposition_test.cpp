@@ -37,5 +37,21 @@ TEST(ClosedTcpPort, RefusesAndIsNotHandedToTheNextListener) {
   EXPECT_EQ(error, boost::asio::error::connection_refused) << error.message();
 }
 
+// A series named without `vantage` is the node's; one named with it must match it.
+TEST(Sample, ASeriesWithoutVantageIsTheNodes) {
+  const std::string text =
+      "# TYPE a gauge\n"
+      "a{target=\"t\",vantage=\"node\"} 1\n"
+      "b{vantage=\"node\",zone=\"z\"} 2\n"
+      "c{vantage=\"node\"} 3\n"
+      "d{target=\"t\",vantage=\"pod\"} 4\n";
+  EXPECT_EQ(sample(text, "a{target=\"t\"}"), 1);
+  EXPECT_EQ(sample(text, "a{target=\"t\",vantage=\"node\"}"), 1);
+  EXPECT_EQ(sample(text, "b{zone=\"z\"}"), 2);
+  EXPECT_EQ(sample(text, "c"), 3);
+  EXPECT_EQ(sample(text, "d{target=\"t\"}"), std::nullopt);
+  EXPECT_EQ(sample(text, "d{target=\"t\",vantage=\"pod\"}"), 4);
+}
+
 }  // namespace
 }  // namespace reachprobe::test

@@ -301,6 +301,7 @@ struct FakeApiServer::Server {
   std::optional<tcp::acceptor> acceptor;
   mutable std::mutex mutex;
   std::vector<std::string> seen;
+  std::map<std::string, std::string> more_pods;  // name -> IP, guarded by `mutex`
 
   // Discovery state, guarded by `mutex`.
   struct Event {
@@ -662,10 +663,10 @@ struct FakeApiServer::Server {
     co_return std::optional<tcp::socket>(std::move(socket));
   }
 
-  asio::awaitable<Answer> proxy(std::uint16_t port, const std::string& path) {
+  asio::awaitable<Answer> proxy(std::string pod_ip, std::uint16_t port, std::string path) {
     std::string error;
     const auto over = request_over();
-    auto socket = co_await dial(options.pod_ip, port, over, error);
+    auto socket = co_await dial(pod_ip, port, over, error);
     if (!socket) {
       co_return Answer{
           503, status_json(503, "ServiceUnavailable", "error trying to reach service: " + error)};
@@ -743,10 +744,15 @@ struct FakeApiServer::Server {
                                "namespace \"" +
                                ns + "\"")};
     }
-    if (ns != options.namespace_name || pod != options.pod_name) {
+    std::string pod_ip = options.pod_ip;
+    if (ns == options.namespace_name && pod != options.pod_name && is_proxy) {
+      std::lock_guard lock(mutex);
+      if (auto found = more_pods.find(pod); found != more_pods.end()) pod_ip = found->second;
+    }
+    if (ns != options.namespace_name || (pod != options.pod_name && pod_ip == options.pod_ip)) {
       co_return Answer{404, status_json(404, "NotFound", "pods \"" + pod + "\" not found")};
     }
-    if (is_proxy) co_return co_await proxy(route->proxy_port, route->proxy_path);
+    if (is_proxy) co_return co_await proxy(pod_ip, route->proxy_port, route->proxy_path);
     co_return co_await logs();
   }
 
@@ -967,6 +973,11 @@ void FakeApiServer::stop_serving() {
     }
     server->wake_all();
   });
+}
+
+void FakeApiServer::add_pod(const std::string& name, const std::string& ip) {
+  std::lock_guard lock(server_->mutex);
+  server_->more_pods[name] = ip;
 }
 
 void FakeApiServer::resume() {

@@ -150,6 +150,9 @@ class FakeApiServer {
   // (the port stays bound); resume() serves again.
   void stop_serving();
   void resume();
+  // A further pod of namespace_name that pods/proxy dials at `ip` (pods/log knows only
+  // pod_name): e.g. the pod vantage's pod beside the node's reachprobe.
+  void add_pod(const std::string& name, const std::string& ip);
 
   std::size_t open_watches() const;
   std::size_t list_count() const;  // lists and watches served with 200, so far

@@ -1,5 +1,11 @@
 #include "tests/support/fake_imds.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,7 +16,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
+#include <stdexcept>
 
 namespace reachprobe::test {
 
@@ -104,6 +113,12 @@ struct FakeImds::Server {
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     auto [status, body, delay] = answer(request);
+    if (request.method() == http::verb::put && options.put_answer_ttl > 0) {
+      // The hop limit: the token's answer leaves with this IP TTL, and a router (the node
+      // in front of a pod) that would have to decrement it to 0 drops it.
+      const int ttl = options.put_answer_ttl;
+      setsockopt(stream.socket().native_handle(), IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    }
     if (delay.count() > 0) {
       asio::steady_timer timer(io, delay);
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -119,10 +134,38 @@ struct FakeImds::Server {
   }
 };
 
+namespace {
+
+// A socket of the network namespace `netns` (the namespace is fixed when a socket is made,
+// so only its creation needs a thread that entered it).
+int socket_in(const std::string& netns) {
+  int fd = -1;
+  std::string error;
+  std::thread([&] {
+    const int ns = open(("/var/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+      error = "setns " + netns + ": " + strerror(errno);
+    } else {
+      fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) error = std::string("socket: ") + strerror(errno);
+    }
+    if (ns >= 0) close(ns);
+  }).join();
+  if (fd < 0) throw std::runtime_error("FakeImds: " + error);
+  return fd;
+}
+
+}  // namespace
+
 FakeImds::FakeImds(FakeImdsOptions options)
     : server_(std::make_shared<Server>(std::move(options))) {
-  tcp::endpoint where(asio::ip::make_address(server_->options.listen_address), 0);
-  server_->acceptor.open(where.protocol());
+  const auto& o = server_->options;
+  tcp::endpoint where(asio::ip::make_address(o.listen_address), 0);
+  if (o.netns.empty()) {
+    server_->acceptor.open(where.protocol());
+  } else {
+    server_->acceptor.assign(where.protocol(), socket_in(o.netns));
+  }
   server_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   server_->acceptor.bind(where);
   server_->acceptor.listen();

@@ -35,13 +35,23 @@ struct FakeImdsOptions {
   std::chrono::milliseconds get_delay{0};
   bool garbage_token = false;      // the token is binary junk
   bool garbage_documents = false;  // every GET's 200 body is binary junk
+
+  // Where it listens: an address of `netns` (an `ip netns` name, e.g. a TestHost's: IMDS
+  // one hop behind the node), or of the test's own namespace when empty.
+  // IMDS's HttpPutResponseHopLimit: the IP TTL of the answer to a token PUT (0: the
+  // system's). It limits the answer, not the TCP handshake: with 1, a client one router
+  // away connects and sends its PUT, and the answer dies at the router.
+  int put_answer_ttl = 0;
+  std::string listen_address = "127.0.0.1";
+  std::string netns;
 };
 
 // A stand-in for the EC2 instance metadata service, IMDSv2 as AWS runs it: PUT
 // /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds (1..21600, else 400) issues
 // a token valid for that long; a GET without a valid, unexpired X-aws-ec2-metadata-token
 // is 401; unknown paths are 404. HTTP on 127.0.0.1, port 0, on its own thread, stopped and
-// joined by the destructor. All members are thread-safe.
+// joined by the destructor (on listen_address in netns when set). All members are
+// thread-safe.
 class FakeImds {
  public:
   explicit FakeImds(FakeImdsOptions options = {});
@@ -50,7 +60,7 @@ class FakeImds {
   FakeImds& operator=(const FakeImds&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string url() const;  // for AWS_EC2_METADATA_SERVICE_ENDPOINT
+  std::string url() const;  // for AWS_EC2_METADATA_SERVICE_ENDPOINT: http://ADDRESS:PORT
   // "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT", for a child's environment.
   std::string environment() const;
 

@@ -26,6 +26,8 @@ class TestHost {
   const std::string& name() const { return name_; }
   const std::string& address() const { return address_; }          // the host, in the ns
   const std::string& gateway_address() const { return gateway_; }  // the root side
+  // The root side's interface, e.g. to let the root namespace forward between hosts.
+  const std::string& root_interface() const { return veth_root_; }
 
   // Runs a command inside the namespace; throws std::runtime_error with its stderr on failure.
   void exec(const std::vector<std::string>& argv) const;
