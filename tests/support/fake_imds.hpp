@@ -26,22 +26,19 @@ struct FakeImdsOptions {
   std::string vpc_id = "vpc-0123abcd4567ef890";
   std::vector<std::string> vpc_cidrs = {"198.18.0.0/15"};
 
-  // Where it listens (port 0): loopback, or e.g. the root side of a TestHost's veth for a
-  // node that runs in a network namespace of its own.
-  std::string listen_address = "127.0.0.1";
-
   int put_status = 200;                    // 401/403: IMDS refusing tokens
   std::chrono::milliseconds put_delay{0};  // beyond the client's 1 s: a hop limit of 1
   std::chrono::milliseconds get_delay{0};
   bool garbage_token = false;      // the token is binary junk
   bool garbage_documents = false;  // every GET's 200 body is binary junk
 
-  // Where it listens: an address of `netns` (an `ip netns` name, e.g. a TestHost's: IMDS
-  // one hop behind the node), or of the test's own namespace when empty.
   // IMDS's HttpPutResponseHopLimit: the IP TTL of the answer to a token PUT (0: the
   // system's). It limits the answer, not the TCP handshake: with 1, a client one router
   // away connects and sends its PUT, and the answer dies at the router.
   int put_answer_ttl = 0;
+  // Where it listens (port 0): loopback, an address of this namespace (e.g. the root side
+  // of a TestHost's veth for a node in a namespace of its own), or an address of `netns`
+  // (an `ip netns` name: IMDS one hop behind the node) when that is set.
   std::string listen_address = "127.0.0.1";
   std::string netns;
 };
