@@ -8,11 +8,12 @@
 
 namespace reachprobe {
 
-// The likely cause of a failure and what to change, for `check` output: what is known about
-// the result and the port (9443 is an admission webhook, 10250 the
-// kubelet, ...), else the generic meaning of the result; a target's own hint for the result
-// is added after it, never instead. Empty for ok. With this node's IMDS
-// `facts`, a missing security-group rule names the real group ids.
+// The likely cause of a failure and what to change, for `check` output. What the probe
+// proved (ProbeResult::finding) alone, when it proved something; else what is known about
+// the result and the port (9443 is an admission webhook, 10250 the kubelet, ...), else the
+// generic meaning of the result, with a target's own hint for the result added after it,
+// never instead. Empty for ok. With this node's IMDS `facts`, a missing security-group rule
+// names the real group ids.
 std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
                      const aws::NodeFacts* facts = nullptr);
 

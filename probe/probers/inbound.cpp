@@ -5,11 +5,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/beast/http.hpp>
 #include <set>
 
@@ -305,7 +305,8 @@ asio::awaitable<ProbeResult> InboundProber::ask_through_pod_proxy(const Endpoint
     result = std::move(exchange);
     result.phases = {};
     result.address = endpoint.host;
-    if (result.outcome == Outcome::Timeout) {
+    // A finding on the way to the API server (a path-MTU black hole) is about that way.
+    if (result.outcome == Outcome::Timeout && result.finding == Finding::None) {
       result.message = fmt::format(
           "no answer through the API server within the timeout: it could not connect to {} in "
           "time, {}or the API server itself is slow ({})",
@@ -355,7 +356,7 @@ asio::awaitable<ProbeResult> KubeletProber::probe(const Endpoint& endpoint, Dead
   if (!response) {
     result = std::move(exchange);
     result.phases = {};
-    result.message = (result.outcome == Outcome::Timeout
+    result.message = (result.outcome == Outcome::Timeout && result.finding == Finding::None
                           ? "no answer through the API server within the timeout: "
                           : "cannot ask the API server: ") +
                      result.message;
