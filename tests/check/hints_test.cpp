@@ -79,9 +79,10 @@ TEST(Hints, AProvenFindingComesBeforeTheTargetsOwnHint) {
   r.finding = Finding::MtuBlackHole;
   h = hint_for(e, r);
   EXPECT_NE(h.find("AWS_VPC_ENI_MTU"), std::string::npos) << h;
-  // Without a finding the target's hint stands.
+  // Without a finding the target's hint is added to what the result says.
   EXPECT_EQ(hint_for(e, result(Outcome::Refused)),
-            "node -> API server 443 is closed: open the security group");
+            hint_for(endpoint(443), result(Outcome::Refused)) +
+                ". cp: node -> API server 443 is closed: open the security group");
 }
 
 TEST(Hints, EveryFailureHasAHint) {
