@@ -48,12 +48,68 @@ const SecurityGroup* NodeFacts::cluster_security_group() const {
   return it == security_groups.end() ? nullptr : &*it;
 }
 
+bool names_node_group(std::string_view name) {
+  std::string lower(name);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return lower.find("node") != std::string::npos;
+}
+
+std::string describe(const SecurityGroup& group) {
+  return group.name.empty() ? group.id : group.id + " (" + group.name + ")";
+}
+
+NodeFacts::NodeGroupChoice NodeFacts::choose_node_security_group() const {
+  NodeGroupChoice choice;
+  std::vector<const SecurityGroup*> candidates;
+  for (const auto& g : security_groups) {
+    if (!is_cluster_security_group_name(g.name)) candidates.push_back(&g);
+  }
+  // By id: shorter first (the old 8-digit ids), then in order, so that the choice does not
+  // depend on the order IMDS lists them in.
+  const auto by_id = [](const SecurityGroup* a, const SecurityGroup* b) {
+    return std::pair{a->id.size(), a->id} < std::pair{b->id.size(), b->id};
+  };
+  if (candidates.empty()) {
+    for (const auto& g : security_groups) {
+      if (choice.chosen == nullptr || by_id(&g, choice.chosen)) choice.chosen = &g;
+    }
+    return choice;
+  }
+  std::sort(candidates.begin(), candidates.end(), by_id);
+  if (candidates.size() == 1) {
+    choice.chosen = candidates.front();
+    return choice;
+  }
+  const auto marked = static_cast<std::size_t>(
+      std::count_if(candidates.begin(), candidates.end(),
+                    [](const SecurityGroup* g) { return names_node_group(g->name); }));
+  auto chosen = candidates.begin();
+  if (marked > 0) {
+    chosen = std::find_if(candidates.begin(), candidates.end(),
+                          [](const SecurityGroup* g) { return names_node_group(g->name); });
+  }
+  choice.chosen = *chosen;
+  const std::size_t n = candidates.size();
+  if (marked == 1) {
+    choice.reason = "the only one of this node's " + std::to_string(n) +
+                    " security groups (besides the cluster group) whose name says \"node\"";
+  } else if (marked > 1) {
+    choice.reason = "the lowest id of the " + std::to_string(marked) + " of this node's " +
+                    std::to_string(n) +
+                    " security groups (besides the cluster group) whose names say \"node\"";
+  } else {
+    choice.reason = "the lowest id of this node's " + std::to_string(n) +
+                    " security groups (besides the cluster group); no name says \"node\"";
+  }
+  candidates.erase(chosen);
+  choice.others = std::move(candidates);
+  return choice;
+}
+
 const SecurityGroup* NodeFacts::node_security_group() const {
-  auto it =
-      std::find_if(security_groups.begin(), security_groups.end(),
-                   [](const SecurityGroup& g) { return !is_cluster_security_group_name(g.name); });
-  if (it != security_groups.end()) return &*it;
-  return security_groups.empty() ? nullptr : &security_groups.front();
+  return choose_node_security_group().chosen;
 }
 
 bool NodeFacts::in_vpc(std::string_view ipv4) const {

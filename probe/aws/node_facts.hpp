@@ -29,14 +29,29 @@ struct NodeFacts {
   // The group EKS managed node groups attach: `eks-cluster-sg-<cluster>-<n>`. Null if
   // none of this node's groups is it.
   const SecurityGroup* cluster_security_group() const;
-  // The group rules for this node go on: the first that is not the cluster group, else the
-  // cluster group (a managed node group without a group of its own). Null if unknown.
+  // The group rules for this node go on (choose_node_security_group().chosen).
   const SecurityGroup* node_security_group() const;
+  // Which of this node's groups is its node group, and why. Not the IMDS order (it promises
+  // none): of the groups that are not the cluster group, the one whose name says "node"
+  // (terraform-aws-modules/eks' CLUSTER-node-*, eksctl's ...-nodegroup-...), else any;
+  // the lowest id among several. Without such a group, the cluster group (a managed node
+  // group without a group of its own). Null chosen if no group is known.
+  struct NodeGroupChoice {
+    const SecurityGroup* chosen = nullptr;
+    // When there was a choice: "the only one of 3 whose name says node", ...; else empty.
+    std::string reason;
+    std::vector<const SecurityGroup*> others;  // the other candidates, by id
+  };
+  NodeGroupChoice choose_node_security_group() const;
   // Whether an IPv4 address is inside one of the VPC's CIDR blocks (false if unknown).
   bool in_vpc(std::string_view ipv4) const;
 };
 
 bool is_cluster_security_group_name(std::string_view name);
+// Whether a group's name marks it as a node group ("node" in any case, anywhere).
+bool names_node_group(std::string_view name);
+// "sg-0abc (name)", or the id alone when the name is not known.
+std::string describe(const SecurityGroup& group);
 
 // Value checks for what IMDS returns: a stand-in or a broken proxy can answer anything.
 bool is_region(std::string_view text);

@@ -10,6 +10,9 @@ namespace reachprobe {
 
 namespace {
 
+std::string known_cause(const Endpoint& endpoint, const ProbeResult& result,
+                        const aws::NodeFacts* facts);
+
 bool path_closed(Outcome o) { return o == Outcome::Timeout || o == Outcome::Unreachable; }
 
 std::string port_hint(std::uint16_t port, Outcome outcome, const aws::NodeFacts* facts) {
@@ -257,15 +260,39 @@ std::string node_ingress_from_cluster(std::uint16_t port, const aws::NodeFacts* 
         "here: the group named eks-cluster-sg-CLUSTER-*, or `aws eks describe-cluster "
         "--name CLUSTER --query cluster.resourcesVpcConfig.clusterSecurityGroupId`)";
   }
-  return fmt::format("add to {}{} (this node's security group) an ingress rule for TCP {} from {}",
-                     node->id, node->name.empty() ? "" : " " + node->name, port, from);
+  return fmt::format(
+      "add to {}{} (this node's security group{}) an ingress rule for TCP {} from {}", node->id,
+      node->name.empty() ? "" : " " + node->name, node_group_choice_note(facts), port, from);
+}
+
+std::string node_group_choice_note(const aws::NodeFacts* facts) {
+  if (facts == nullptr) return {};
+  const auto choice = facts->choose_node_security_group();
+  if (choice.chosen == nullptr || choice.reason.empty()) return {};
+  std::string others;
+  for (const auto* g : choice.others) others += (others.empty() ? "" : ", ") + aws::describe(*g);
+  return fmt::format(": {}; also attached: {}", choice.reason, others);
 }
 
 std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
                      const aws::NodeFacts* facts) {
   if (result.ok()) return {};
+  // What the probe proved replaces every guess, the target's own hint included (written for
+  // a closed path).
   if (auto proven = finding_hint(endpoint, result); !proven.empty()) return proven;
-  if (!endpoint.target->hint.empty()) return endpoint.target->hint;
+  const std::string known = known_cause(endpoint, result, facts);
+  // The target's own words add to what the result says, never replace it: a hint written
+  // for a timeout must not explain a refused connection away.
+  const std::string own(endpoint.target->hint_for(result.outcome));
+  if (own.empty()) return known;
+  if (known.empty()) return own;
+  return fmt::format("{}. {}: {}", known, endpoint.target->name, own);
+}
+
+namespace {
+
+std::string known_cause(const Endpoint& endpoint, const ProbeResult& result,
+                        const aws::NodeFacts* facts) {
   if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {
     return inbound_hint(endpoint, result, facts);
   }
@@ -289,5 +316,7 @@ std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
   if (auto h = port_hint(port, result.outcome, facts); !h.empty()) return h;
   return outcome_hint(result.outcome, port);
 }
+
+}  // namespace
 
 }  // namespace reachprobe

@@ -165,6 +165,13 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
   // A peer node's kubelet (the node mesh): metrics-server on one node scrapes every kubelet,
   // so the rule is node -> node, not control plane -> node.
   const bool peer_node = !row.endpoint.peer_node().empty();
+  const auto& discover = row.endpoint.target->discover;
+  // The `kubernetes` Service: its ClusterIP and its endpoints are the control-plane ENIs.
+  const bool api_server_service =
+      discover && discover->namespace_name == "default" && discover->service == "kubernetes";
+  // Any other Service's ClusterIP: kube-proxy sends it to the Service's pods, on nodes.
+  const bool through_cluster_ip =
+      discover && discover->addresses == DiscoverAddresses::ClusterIp && !api_server_service;
   if (type == ProbeType::Inbound || type == ProbeType::Kubelet ||
       ((port == 9443 || port == 10250) && !peer_node)) {
     rule.kind = RuleKind::ClusterToNode;
@@ -187,12 +194,12 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
         "IRSA needs STS. In private subnets the usual fix is a route, not only this rule: an "
         "sts interface VPC endpoint (com.amazonaws.REGION.sts, private DNS on, its security "
         "group allowing TCP 443 from the nodes) or a NAT gateway route for the subnet";
-  } else if (port == 443 && is_api_server(host, api_server_host)) {
+  } else if (port == 443 && (api_server_service || is_api_server(host, api_server_host))) {
     rule.kind = RuleKind::NodeToApiServer;
     rule.on_cluster_group = true;
     rule.peer = RulePeer::NodeGroup;
     rule.description = "reachprobe: nodes to API server TCP 443";
-  } else if (in_vpc) {
+  } else if (in_vpc || through_cluster_ip) {
     rule.kind = RuleKind::NodeToNode;
     rule.peer = RulePeer::Self;
     rule.broader_cidr_blocks =
@@ -201,6 +208,13 @@ RemediationRule make_rule(const CheckRow& row, std::uint16_t port, const aws::No
     rule.note =
         "least privilege: from this node group itself; if some peers are not in it, the VPC "
         "CIDR is the broader alternative";
+    if (through_cluster_ip) {
+      rule.note += fmt::format(
+          ". Through the ClusterIP of Service {}/{}: kube-proxy sends it to the Service's pods, "
+          "so the rule is for the pods' port (the Service's targetPort, TCP {} when the Service "
+          "keeps the port)",
+          discover->namespace_name, discover->service, port);
+    }
   } else {
     rule.kind = RuleKind::NodeEgress;
     rule.ingress = false;
@@ -331,6 +345,15 @@ std::string facts_comment(const RemediationPlan& plan, std::string_view prefix) 
       plan.subnet_id.empty() ? "?" : plan.subnet_id, plan.vpc_id.empty() ? "VPC ?" : plan.vpc_id);
   out += fmt::format("{}node security group: {} {}\n", prefix,
                      group_id(plan.node_group, kNodePlaceholder), plan.node_group.name);
+  if (!plan.node_group_reason.empty()) {
+    std::string others;
+    for (const auto& g : plan.other_groups)
+      others += (others.empty() ? "" : ", ") + aws::describe(g);
+    out += comment(fmt::format("taken as the node security group: {}. Also attached: {}; if the "
+                               "rules below belong on one of those, use its id instead.",
+                               plan.node_group_reason, others),
+                   prefix);
+  }
   if (!plan.cluster_group.id.empty()) {
     out += fmt::format("{}cluster security group: {} {}\n", prefix, plan.cluster_group.id,
                        plan.cluster_group.name);
@@ -393,7 +416,10 @@ RemediationPlan plan_remediation(const std::vector<CheckRow>& rows, const aws::N
     plan.subnet_id = facts->subnet_id;
     plan.vpc_id = facts->vpc_id;
     plan.vpc_cidrs = facts->vpc_cidrs;
-    if (const auto* node = facts->node_security_group()) plan.node_group = *node;
+    const auto choice = facts->choose_node_security_group();
+    if (choice.chosen != nullptr) plan.node_group = *choice.chosen;
+    plan.node_group_reason = choice.reason;
+    for (const auto* g : choice.others) plan.other_groups.push_back(*g);
     if (const auto* cluster = facts->cluster_security_group();
         cluster != nullptr && cluster->id != plan.node_group.id) {
       plan.cluster_group = *cluster;
@@ -576,6 +602,10 @@ std::string render_remediation_json(const RemediationPlan& plan) {
   out += ", \"vpc_cidrs\": " + json_list(plan.vpc_cidrs);
   out += ", \"node_security_group_id\": " + json_or_null(plan.node_group.id);
   out += ", \"cluster_security_group_id\": " + json_or_null(plan.cluster_group.id);
+  out += ", \"node_security_group_reason\": " + json_or_null(plan.node_group_reason);
+  std::vector<std::string> other_ids;
+  for (const auto& g : plan.other_groups) other_ids.push_back(g.id);
+  out += ", \"other_security_group_ids\": " + json_list(other_ids);
   out += "}, \"rules\": [";
   for (std::size_t i = 0; i < plan.rules.size(); ++i) {
     const auto& r = plan.rules[i];

@@ -61,6 +61,10 @@ struct RemediationPlan {
   std::string subnet_id;
   std::string vpc_id;
   aws::SecurityGroup node_group;
+  // When this node has several groups besides the cluster group: why node_group is the one
+  // (NodeFacts::choose_node_security_group), and the others.
+  std::string node_group_reason;
+  std::vector<aws::SecurityGroup> other_groups;
   aws::SecurityGroup cluster_group;  // only if attached to this node (eks-cluster-sg-*)
   std::vector<std::string> vpc_cidrs;
 };

@@ -924,7 +924,24 @@ class Loader {
     }
 
     if (const Entry* entry = find(fields, "hint")) {
-      if (auto hint = text(*entry)) target.hint = *hint;
+      if (entry->value.IsMap()) {
+        // One hint per result: only true for the results it names.
+        for (auto& [name, text] :
+             string_map(*entry, [](const std::string& name) -> std::optional<std::string> {
+               const auto outcome = parse_outcome(name);
+               if (outcome && *outcome != Outcome::Ok) return std::nullopt;
+               std::vector<std::string_view> failures;
+               for (Outcome o : kAllOutcomes) {
+                 if (o != Outcome::Ok) failures.push_back(reachprobe::to_string(o));
+               }
+               return "hint for " + quote(name) + ": not a failing result (one of " +
+                      join(failures) + ")" + suggestion(name, failures);
+             })) {
+          target.result_hints.emplace_back(*parse_outcome(name), std::move(text));
+        }
+      } else if (auto hint = text(*entry)) {
+        target.hint = *hint;
+      }
     }
     const Entry* expect = find(fields, "expect");
     // A scalar is what the path must be; a map is a dns target's checks of its answer.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "probe/core/expectation.hpp"
+#include "probe/core/outcome.hpp"
 
 namespace reachprobe {
 
@@ -89,7 +90,17 @@ struct Target {
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by name
   std::chrono::nanoseconds interval{};
   std::chrono::nanoseconds timeout{};
+  // `check`'s words for a failure, added to its own: `hint` for every failure, or one per
+  // result (`hint: {timeout: ..., refused: ...}`).
   std::string hint;
+  std::vector<std::pair<Outcome, std::string>> result_hints;
+  // The target's own hint for a failure with `outcome` (empty: none).
+  std::string_view hint_for(Outcome outcome) const {
+    for (const auto& [result, text] : result_hints) {
+      if (result == outcome) return text;
+    }
+    return hint;
+  }
   SourcePosition position;
   // The config's top-level `vantage`, the same on every target: a label of every series,
   // and what hints blame (the node's security group or the pods').

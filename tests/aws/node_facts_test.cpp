@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace reachprobe::aws {
 namespace {
 
@@ -44,6 +48,72 @@ TEST(NodeFacts, TheClusterGroupIsTheEksClusterSgAndTheNodeGroupAnother) {
   f.security_groups.clear();
   EXPECT_EQ(f.node_security_group(), nullptr);
   EXPECT_EQ(f.cluster_security_group(), nullptr);
+}
+
+// Every order IMDS could list `groups` in gives the same choice.
+void expect_same_choice_in_every_order(std::vector<SecurityGroup> groups,
+                                       const std::string& expected) {
+  std::sort(groups.begin(), groups.end(),
+            [](const SecurityGroup& a, const SecurityGroup& b) { return a.id < b.id; });
+  int orders = 0;
+  do {
+    NodeFacts f;
+    f.security_groups = groups;
+    const auto choice = f.choose_node_security_group();
+    ASSERT_NE(choice.chosen, nullptr);
+    EXPECT_EQ(choice.chosen->id, expected) << "order " << orders;
+    EXPECT_EQ(f.node_security_group(), choice.chosen);
+    ++orders;
+  } while (std::next_permutation(
+      groups.begin(), groups.end(),
+      [](const SecurityGroup& a, const SecurityGroup& b) { return a.id < b.id; }));
+  EXPECT_GT(orders, 1);
+}
+
+TEST(NodeFacts, TheNodeGroupIsTheOneWhoseNameSaysNodeInWhateverOrderImdsListsThem) {
+  // terraform-aws-modules/eks: CLUSTER-node-*, beside an extra group for SSH and the
+  // cluster group.
+  const std::vector<SecurityGroup> groups = {{"sg-0fedcba9876543210", "eks-cluster-sg-demo-1"},
+                                             {"sg-01111111111111111", "bastion-ssh"},
+                                             {"sg-0a1b2c3d4e5f60718", "demo-node-20261130"}};
+  expect_same_choice_in_every_order(groups, "sg-0a1b2c3d4e5f60718");
+  NodeFacts f;
+  f.security_groups = groups;
+  const auto choice = f.choose_node_security_group();
+  EXPECT_EQ(choice.reason,
+            "the only one of this node's 2 security groups (besides the cluster group) whose "
+            "name says \"node\"");
+  ASSERT_EQ(choice.others.size(), 1u);
+  EXPECT_EQ(choice.others[0]->id, "sg-01111111111111111");
+  // eksctl: the node group's own and the shared one both say so: the lowest id.
+  expect_same_choice_in_every_order(
+      {{"sg-0bbbbbbbbbbbbbbbb", "eksctl-demo-nodegroup-ng-1-SG-1ABC"},
+       {"sg-0aaaaaaaaaaaaaaaa", "eksctl-demo-cluster-ClusterSharedNodeSecurityGroup-2DEF"},
+       {"sg-0cccccccccccccccc", "custom-egress"}},
+      "sg-0aaaaaaaaaaaaaaaa");
+  // No name says node: the lowest id; an old 8-digit id is lower than any 17-digit one.
+  expect_same_choice_in_every_order({{"sg-0ccccccccccccccc1", "app-a"},
+                                     {"sg-9abcdef0", "legacy"},
+                                     {"sg-0aaaaaaaaaaaaaaa2", "app-b"}},
+                                    "sg-9abcdef0");
+  NodeFacts unnamed;
+  unnamed.security_groups = {{"sg-0ccccccccccccccc1", ""}, {"sg-0aaaaaaaaaaaaaaa2", ""}};
+  const auto lowest = unnamed.choose_node_security_group();
+  EXPECT_EQ(lowest.chosen->id, "sg-0aaaaaaaaaaaaaaa2");
+  EXPECT_EQ(lowest.reason,
+            "the lowest id of this node's 2 security groups (besides the cluster group); no "
+            "name says \"node\"");
+  EXPECT_EQ(describe(*lowest.others.at(0)), "sg-0ccccccccccccccc1");
+}
+
+TEST(NodeFacts, OneCandidateIsNoChoice) {
+  NodeFacts f;
+  f.security_groups = {{"sg-0fedcba9876543210", "eks-cluster-sg-demo-1"},
+                       {"sg-0a1b2c3d4e5f60718", "whatever"}};
+  const auto choice = f.choose_node_security_group();
+  EXPECT_EQ(choice.chosen->id, "sg-0a1b2c3d4e5f60718");
+  EXPECT_TRUE(choice.reason.empty());
+  EXPECT_TRUE(choice.others.empty());
 }
 
 }  // namespace

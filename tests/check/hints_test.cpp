@@ -34,9 +34,36 @@ TEST(Hints, KubeletPortPointsToTheKubeletProbe) {
   EXPECT_NE(h.find("type: kubelet"), std::string::npos);
 }
 
-TEST(Hints, TargetHintWins) {
-  EXPECT_EQ(hint_for(endpoint(9443, "ask the network team"), result(Outcome::Timeout)),
-            "ask the network team");
+TEST(Hints, ATargetsHintAddsToTheOutcomeAwareOneAndNeverHidesIt) {
+  const auto timeout = hint_for(endpoint(9443, "ask the network team"), result(Outcome::Timeout));
+  EXPECT_TRUE(timeout.starts_with(hint_for(endpoint(9443), result(Outcome::Timeout)))) << timeout;
+  EXPECT_TRUE(timeout.ends_with(". cp: ask the network team")) << timeout;
+  // A hint written for a dropped path on a refused connection: what refused means comes
+  // first, whatever the target says.
+  const auto refused = hint_for(endpoint(9754, "the node security group must allow it from itself"),
+                                result(Outcome::Refused));
+  EXPECT_TRUE(refused.starts_with("the path is open but nothing listens on the port")) << refused;
+}
+
+TEST(Hints, AHintPerResultShowsOnlyForThatResult) {
+  auto t = std::make_shared<Target>();
+  t->name = "node-mesh";
+  t->hosts = {"10.0.3.7"};
+  t->ports = {9754};
+  t->result_hints = {{Outcome::Timeout, "the node security group must allow TCP 9754 from itself"}};
+  const auto e = expand_endpoints({t}).front();
+  const auto timeout = hint_for(e, result(Outcome::Timeout));
+  EXPECT_TRUE(
+      timeout.ends_with(". node-mesh: the node security group must allow TCP 9754 from itself"))
+      << timeout;
+  const auto refused = hint_for(e, result(Outcome::Refused));
+  EXPECT_EQ(refused, hint_for(endpoint(9754), result(Outcome::Refused)));
+  EXPECT_EQ(refused.find("security group"), std::string::npos) << refused;
+  // The per-result one wins over the catch-all for its result.
+  t->hint = "for every failure";
+  const auto both = expand_endpoints({t}).front();
+  EXPECT_TRUE(hint_for(both, result(Outcome::Timeout)).ends_with("from itself"));
+  EXPECT_TRUE(hint_for(both, result(Outcome::Refused)).ends_with("node-mesh: for every failure"));
 }
 
 TEST(Hints, AProvenFindingComesBeforeTheTargetsOwnHint) {
@@ -52,9 +79,10 @@ TEST(Hints, AProvenFindingComesBeforeTheTargetsOwnHint) {
   r.finding = Finding::MtuBlackHole;
   h = hint_for(e, r);
   EXPECT_NE(h.find("AWS_VPC_ENI_MTU"), std::string::npos) << h;
-  // Without a finding the target's hint stands.
+  // Without a finding the target's hint is added to what the result says.
   EXPECT_EQ(hint_for(e, result(Outcome::Refused)),
-            "node -> API server 443 is closed: open the security group");
+            hint_for(endpoint(443), result(Outcome::Refused)) +
+                ". cp: node -> API server 443 is closed: open the security group");
 }
 
 TEST(Hints, EveryFailureHasAHint) {
@@ -176,6 +204,20 @@ TEST(Hints, WithImdsFactsTheRuleNamesTheGroupIds) {
       << h;
   const auto tcp = hint_for(endpoint(9443), result(Outcome::Timeout), &f);
   EXPECT_NE(tcp.find("add to sg-0a1b2c3d4e5f60718"), std::string::npos) << tcp;
+}
+
+TEST(Hints, SeveralCandidateGroupsSayWhichIsTakenAndWhy) {
+  aws::NodeFacts f = node_with_groups(true);
+  f.security_groups.insert(f.security_groups.begin(), {"sg-01111111111111111", "bastion-ssh"});
+  const auto h = hint_for(endpoint(9443), result(Outcome::Timeout), &f);
+  EXPECT_NE(h.find("add to sg-0a1b2c3d4e5f60718 demo-node (this node's security group: the only "
+                   "one of this node's 2 security groups (besides the cluster group) whose name "
+                   "says \"node\"; also attached: sg-01111111111111111 (bastion-ssh)) an ingress "
+                   "rule for TCP 9443"),
+            std::string::npos)
+      << h;
+  const aws::NodeFacts one = node_with_groups(true);
+  EXPECT_EQ(node_group_choice_note(&one), "");
 }
 
 TEST(Hints, AClusterGroupNotOnTheNodeIsNamedByWhatToLookFor) {

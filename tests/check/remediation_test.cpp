@@ -100,6 +100,73 @@ TEST(Remediation, TwelvePeersFailingOnePortAreOneSelfReferencingRule) {
       << cli;
 }
 
+// A row of a target that discovers its addresses from Service `ns`/`name`.
+CheckRow discovered_row(const std::string& target, const std::string& ns, const std::string& name,
+                        DiscoverAddresses addresses, const std::string& ip, std::uint16_t port,
+                        Outcome outcome) {
+  auto t = std::make_shared<Target>();
+  t->name = target;
+  t->type = ProbeType::Tcp;
+  t->hosts = {ip};
+  t->ports = {port};
+  CheckRow r{expand_endpoints({t}).front(), {}, {}};
+  // As discovery makes them: the endpoint's target says where its address came from.
+  t->discover = Discover{ns, name, addresses, "", false};
+  r.result.outcome = outcome;
+  r.result.address = ip;
+  return r;
+}
+
+TEST(Remediation, TheKubernetesServiceIsTheApiServerAndOtherClusterIpsAreTheirPods) {
+  const auto f = facts();
+  // The control-plane ENIs are in the VPC, but no node -> node rule opens them.
+  auto plan = plan_remediation(
+      {discovered_row("control-plane-enis", "default", "kubernetes", DiscoverAddresses::Endpoints,
+                      "10.0.9.12", 443, Outcome::Timeout),
+       discovered_row("apiserver", "default", "kubernetes", DiscoverAddresses::ClusterIp,
+                      "172.20.0.1", 443, Outcome::Timeout)},
+      &f);
+  ASSERT_EQ(plan.rules.size(), 1u);
+  EXPECT_EQ(plan.rules[0].kind, RuleKind::NodeToApiServer);
+  EXPECT_TRUE(plan.rules[0].on_cluster_group);
+  EXPECT_EQ(plan.rules[0].endpoints.size(), 2u);
+  // kube-dns's ClusterIP (outside the VPC) leads to the CoreDNS pods: node -> node, not an
+  // egress rule to the ClusterIP.
+  plan = plan_remediation(
+      {discovered_row("coredns-tcp", "kube-system", "kube-dns", DiscoverAddresses::ClusterIp,
+                      "172.20.0.10", 53, Outcome::Timeout)},
+      &f);
+  ASSERT_EQ(plan.rules.size(), 1u);
+  EXPECT_EQ(plan.rules[0].kind, RuleKind::NodeToNode);
+  EXPECT_EQ(plan.rules[0].peer, RulePeer::Self);
+  EXPECT_EQ(plan.rules[0].port, 53);
+  EXPECT_TRUE(has(plan.rules[0].note, "Service kube-system/kube-dns")) << plan.rules[0].note;
+}
+
+TEST(Remediation, SeveralCandidateGroupsSayWhichIsTakenAndWhy) {
+  auto f = facts();
+  f.security_groups.insert(f.security_groups.begin(), {"sg-01111111111111111", "bastion-ssh"});
+  const auto plan = plan_remediation(
+      {row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout)}, &f);
+  EXPECT_EQ(plan.node_group.id, "sg-0a1b2c3d4e5f60718");
+  const auto tf = render_terraform(plan);
+  EXPECT_TRUE(has(tf, "taken as the node security group: the only one of this node's 2")) << tf;
+  EXPECT_TRUE(has(tf, "sg-01111111111111111 (bastion-ssh)")) << tf;
+  EXPECT_TRUE(has(render_aws_cli(plan), "taken as the node security group"));
+  const auto json = render_remediation_json(plan);
+  pt::ptree tree;
+  std::istringstream in(json);
+  pt::read_json(in, tree);
+  EXPECT_TRUE(has(tree.get<std::string>("node.node_security_group_reason"), "whose name says"));
+  EXPECT_EQ(tree.get_child("node.other_security_group_ids").front().second.data(),
+            "sg-01111111111111111");
+  // One candidate: nothing to explain.
+  const auto one = facts();
+  const auto simple = plan_remediation(
+      {row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout)}, &one);
+  EXPECT_FALSE(has(render_terraform(simple), "taken as the node security group"));
+}
+
 TEST(Remediation, TheWebhookPortIsAnIngressRuleFromTheClusterGroup) {
   std::vector<CheckRow> rows = {
       row("webhook-inbound", ProbeType::Inbound, "10.0.1.5", 9443, Outcome::Timeout),

@@ -950,6 +950,42 @@ targets:
   EXPECT_THAT(target.labels, ElementsAre(std::pair<std::string, std::string>("cluster", "prod")));
 }
 
+TEST(LoadConfig, AHintMayNameTheResultsItExplains) {
+  auto result = load(with_target(R"(  - name: mesh
+    type: tcp
+    hosts: [10.0.0.1]
+    ports: [9754]
+    hint:
+      timeout: "the node security group must allow TCP 9754 from itself"
+      unreachable: "check the route tables"
+)"));
+  const Target& target = only_target(result);
+  EXPECT_EQ(target.hint, "");
+  EXPECT_THAT(
+      target.result_hints,
+      ElementsAre(std::pair<Outcome, std::string>(
+                      Outcome::Timeout, "the node security group must allow TCP 9754 from itself"),
+                  std::pair<Outcome, std::string>(Outcome::Unreachable, "check the route tables")));
+  EXPECT_EQ(target.hint_for(Outcome::Unreachable), "check the route tables");
+  EXPECT_EQ(target.hint_for(Outcome::Refused), "");
+
+  auto wrong = load(with_target(R"(  - name: mesh
+    type: tcp
+    hosts: [10.0.0.1]
+    ports: [9754]
+    hint: {timeuot: "x", ok: "y", refused: [a]}
+)"));
+  EXPECT_THAT(
+      errors_of(wrong),
+      ElementsAre(
+          ::testing::HasSubstr("c.yaml:6:12: hint for 'timeuot': not a failing result (one "
+                               "of timeout, refused,"),
+          ::testing::HasSubstr("c.yaml:6:26: hint for 'ok': not a failing result"),
+          ::testing::HasSubstr("c.yaml:6:44: 'refused' must be a single value, not a list")));
+  EXPECT_THAT(errors_of(wrong),
+              ::testing::Contains(::testing::HasSubstr("(did you mean 'timeout'?)")));
+}
+
 TEST(LoadConfig, UnsetOrMalformedVariablesAreErrorsAtTheirValue) {
   auto result = load(R"(listen: ${LISTEN}
 targets:

@@ -9,10 +9,15 @@
 #include <boost/property_tree/ptree.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "probe/aws/node_facts.hpp"
+#include "probe/check/hints.hpp"
+#include "probe/check/remediation.hpp"
+#include "probe/config/config.hpp"
 #include "probe/config/env_expand.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/fake_imds.hpp"
@@ -91,6 +96,84 @@ TEST(EksPodConfig, ValidatesWithTheEnvironmentThePodDaemonSetGives) {
   env.push_back("AWS_REGION=ap-southeast-1");
   r = run_command({kBinary, "validate", "--config", kSourceDir + "/config/eks-pod.yaml"}, 30s, env);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The shipped hints are true for every result they can meet (each names its results), and
+// say what `check --remediation` does: one port, from the group it names.
+TEST(EksConfig, HintsNameTheirResultsAndAgreeWithTheRemediation) {
+  std::map<std::string, std::string> vars;
+  for (const auto& kv : cluster_env())
+    vars[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  vars.insert({{"POD_NAMESPACE", "reachprobe"},
+               {"POD_NAME", "reachprobe-x7k2p"},
+               {"POD_IP", "10.0.1.5"},
+               {"NODE_NAME", "ip-10-0-1-5"},
+               {"AWS_REGION", "eu-west-1"}});
+  const config::EnvLookup lookup = [&](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  const auto loaded = config::load_config_file(kSourceDir + "/config/eks.yaml", lookup);
+  ASSERT_TRUE(loaded.config.has_value());
+  aws::NodeFacts facts;
+  facts.vpc_cidrs = {"10.0.0.0/16"};
+  facts.security_groups = {{"sg-0a1b2c3d4e5f60718", "demo-node"},
+                           {"sg-0fedcba9876543210", "eks-cluster-sg-demo-1"}};
+  // Where each target's endpoints would be on a cluster (VPC 10.0.0.0/16, Services
+  // 172.20.0.0/16): the address and port a failing row carries.
+  const std::map<std::string, std::pair<std::string, std::uint16_t>> where = {
+      {"apiserver", {"172.20.0.1", 443}},
+      {"control-plane-enis", {"10.0.9.12", 443}},
+      {"sts", {"52.94.1.10", 443}},
+      {"alertmanager-service", {"172.20.7.7", 9093}},
+      {"alertmanager-pods", {"10.0.3.7", 9093}},
+      {"coredns-tcp", {"172.20.0.10", 53}},
+      {"node-mesh", {"10.0.2.8", 9754}}};
+  int checked = 0;
+  for (const auto& target : loaded.config->targets) {
+    EXPECT_TRUE(target.hint.empty()) << target.name << ": a hint must name the results it explains";
+    for (const auto& [outcome, text] : target.result_hints) {
+      EXPECT_EQ(text.find("all traffic"), std::string::npos) << target.name << ": " << text;
+    }
+    auto it = where.find(target.name);
+    if (it == where.end()) continue;
+    auto shared = std::make_shared<Target>(target);
+    shared->discover.reset();
+    if (shared->hosts.empty()) shared->hosts = {it->second.first};
+    shared->ports = {it->second.second};
+    auto endpoint = expand_endpoints({shared}).front();
+    shared->discover = target.discover;
+    auto failing = [&](Outcome outcome) {
+      CheckRow row{endpoint, {}, {}};
+      row.result.outcome = outcome;
+      row.result.address = it->second.first;
+      return row;
+    };
+    // A refused connection crossed every security group: no hint blames one.
+    const auto refused = hint_for(endpoint, failing(Outcome::Refused).result, &facts);
+    EXPECT_EQ(refused.find("security group must allow"), std::string::npos)
+        << target.name << ": " << refused;
+    const std::string own(target.hint_for(Outcome::Timeout));
+    if (own.empty()) continue;
+    const auto plan = plan_remediation({failing(Outcome::Timeout)}, &facts);
+    ASSERT_EQ(plan.rules.size(), 1u) << target.name;
+    const auto& rule = plan.rules[0];
+    EXPECT_EQ(rule.port, it->second.second) << target.name;
+    if (own.find("from itself") != std::string::npos) {
+      EXPECT_EQ(rule.kind, RuleKind::NodeToNode) << target.name;
+      EXPECT_EQ(rule.peer, RulePeer::Self) << target.name;
+    } else if (own.find("cluster security group must allow TCP 443 from the node security "
+                        "group") != std::string::npos) {
+      EXPECT_EQ(rule.kind, RuleKind::NodeToApiServer) << target.name;
+    } else if (own.find("STS") != std::string::npos) {
+      EXPECT_EQ(rule.kind, RuleKind::StsEgress) << target.name;
+    } else {
+      ADD_FAILURE() << target.name << ": a timeout hint that names no rule: " << own;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 6);
 }
 
 TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {

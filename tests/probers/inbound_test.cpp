@@ -329,6 +329,12 @@ TEST(HeldPortAnswer, AnyAcceptIsThePathOpenAndTheApiServersOwnAnswersAreNot) {
                                 "\\\"\\\\x15\\\\x03\\\\x01\\\""));
   ASSERT_TRUE(tls);
   EXPECT_TRUE(has(*tls, "not HTTP")) << *tls;
+  // Accepted and silent: explain_api_failure's proof (a timeout whose finding says the path
+  // is open), not an ok: a hung holder is a failure of the webhook, if not of the path.
+  EXPECT_EQ(answer(503, status(503, "ServiceUnavailable",
+                               "error trying to reach service: net/http: request canceled "
+                               "(Client.Timeout exceeded while awaiting headers)")),
+            std::nullopt);
   // A dial error is no accept: explain_api_failure classifies it.
   EXPECT_EQ(answer(503, status(503, "ServiceUnavailable",
                                "error trying to reach service: dial tcp 10.0.1.5:9443: i/o "
