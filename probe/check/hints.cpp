@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "probe/check/location_hints.hpp"
 #include "probe/core/url.hpp"
 #include "probe/probers/tls_reasons.hpp"
 
@@ -204,6 +205,7 @@ std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
                      const aws::NodeFacts* facts) {
   if (result.ok()) return {};
   if (!endpoint.target->hint.empty()) return endpoint.target->hint;
+  if (auto located = location_hint(endpoint, result, facts); located.applies) return located.text;
   if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {
     return inbound_hint(endpoint, result, facts);
   }
