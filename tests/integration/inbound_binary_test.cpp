@@ -5,19 +5,30 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <thread>
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
+#include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
+#include "tests/support/wait.hpp"
 
 namespace reachprobe::test {
 namespace {
@@ -94,6 +105,137 @@ TEST(InboundBinaryTest, CheckShowsTheDroppedWebhookPortAndTheRuleToAdd) {
   std::cout << fixed.out;
   EXPECT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
   EXPECT_NE(fixed.out.find("\"result\": \"ok\""), std::string::npos) << fixed.out;
+}
+
+// Another process's server on a port (a hostNetwork webhook): it binds without SO_REUSEADDR,
+// retrying within `limit` while reachprobe's probe holds the port, then answers every HTTP
+// request with 200 "webhook". On a thread of its own, stopped and joined by the destructor.
+class PortHolder {
+ public:
+  explicit PortHolder(std::uint16_t port) : acceptor_(io_) {
+    namespace asio = boost::asio;
+    using asio::ip::tcp;
+    const tcp::endpoint any(tcp::v4(), port);
+    bound_ = wait_until(
+        [&] {
+          boost::system::error_code ec;
+          if (acceptor_.is_open()) acceptor_.close(ec);
+          acceptor_.open(any.protocol(), ec);
+          if (!ec) acceptor_.bind(any, ec);
+          if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+          if (ec) last_error_ = ec.message();
+          return !ec;
+        },
+        10s, 5ms);
+    if (!bound_) return;
+    // Bound without SO_REUSEADDR: no leftover of reachprobe's may be on the port. Then on,
+    // as servers do (Go, Java, nginx), so that the TIME_WAIT sockets of the connections it
+    // closes first do not keep reachprobe from listening again once it is gone.
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    asio::co_spawn(io_, serve(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~PortHolder() {
+    boost::asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      io_.stop();
+    });
+    if (thread_.joinable()) thread_.join();
+  }
+  bool bound() const { return bound_; }
+  const std::string& last_error() const { return last_error_; }
+  int inbound_requests() const { return inbound_requests_; }
+
+ private:
+  boost::asio::awaitable<void> serve() {
+    namespace asio = boost::asio;
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      std::string request;
+      char chunk[1024];
+      while (!ec && request.find("\r\n\r\n") == std::string::npos) {
+        const auto n = co_await socket.async_read_some(
+            asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+        request.append(chunk, n);
+      }
+      if (ec) continue;
+      if (request.starts_with("GET /reachprobe/inbound/")) ++inbound_requests_;
+      const std::string reply =
+          "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nwebhook\n";
+      co_await asio::async_write(socket, asio::buffer(reply),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    }
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  bool bound_ = false;
+  std::string last_error_;
+  std::atomic<int> inbound_requests_{0};
+  std::thread thread_;
+};
+
+// The inbound port is a hostNetwork webhook's too: reachprobe holds it only while a probe
+// runs, so the webhook binds it between probes; from then on the probe goes through the
+// webhook (its accept proves the path), and when the webhook goes, reachprobe listens again.
+TEST(InboundBinaryTest, AnotherProcessBindsThePortWhileTheDaemonRunsAndThePathStaysOk) {
+  TempDir dir("reachprobe-inbound-held");
+  TestPki pki;
+  write_file(dir / "ca.crt", pki.ca_pem());
+  write_file(dir / "token", "reachprobe-service-account-token\n");
+  FakeApiServerOptions options;
+  options.certificate = pki.issue({"127.0.0.1"});
+  FakeApiServer apiserver(options);
+  const auto webhook_port = free_tcp_port();
+  const auto listen_port = free_tcp_port();
+  const auto config = dir / "held.yaml";
+  std::ofstream(config) << "interval: 300ms\ntimeout: 250ms\nkubernetes:\n  api_server: "
+                        << apiserver.url() << "\n  token_file: " << (dir / "token").string()
+                        << "\n  ca_file: " << (dir / "ca.crt").string()
+                        << "\n  namespace: monitoring\n  pod_name: reachprobe-x7k2p\n  pod_ip: "
+                           "127.0.0.1\ntargets:\n  - name: webhook-inbound\n    type: inbound\n"
+                           "    ports: ["
+                        << webhook_port << "]\n";
+  ChildProcess daemon({kBinary, "run", "--config", config.string(), "--listen",
+                       "127.0.0.1:" + std::to_string(listen_port)});
+  // Probes of the target by result, from /metrics.
+  auto probes = [&](bool ok) {
+    double total = 0;
+    for (const auto& [series, value] :
+         samples(http_get("127.0.0.1", listen_port, "/metrics").body)) {
+      if (series.starts_with("reachprobe_probes_total{") &&
+          series.find("target=\"webhook-inbound\"") != std::string::npos &&
+          (series.find("result=\"ok\"") != std::string::npos) == ok) {
+        total += value;
+      }
+    }
+    return total;
+  };
+  ASSERT_TRUE(wait_until([&] { return probes(true) >= 2; }, 10s))
+      << daemon.stderr_text() << daemon.stdout_text();
+
+  {
+    PortHolder webhook(webhook_port);
+    ASSERT_TRUE(webhook.bound()) << "the daemon holds port " << webhook_port
+                                 << " between probes: " << webhook.last_error();
+    const double ok_before = probes(true);
+    ASSERT_TRUE(wait_until([&] { return webhook.inbound_requests() >= 2; }, 10s))
+        << "the probes do not reach the process holding the port";
+    EXPECT_TRUE(wait_until([&] { return probes(true) >= ok_before + 2; }, 10s))
+        << daemon.stderr_text();
+  }
+  EXPECT_EQ(probes(false), 0) << daemon.stderr_text();
+
+  // The webhook is gone: reachprobe listens again (it must, or the proxy would be refused).
+  const double ok_after = probes(true);
+  EXPECT_TRUE(wait_until([&] { return probes(true) >= ok_after + 2; }, 10s));
+  EXPECT_EQ(probes(false), 0) << daemon.stderr_text();
+  daemon.send_signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_for_exit(10s), std::optional<int>(0));
 }
 
 }  // namespace

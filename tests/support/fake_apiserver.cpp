@@ -61,6 +61,47 @@ std::string go_dial_error(const boost::system::error_code& ec, bool timed_out) {
   return "connect: " + ec.message();
 }
 
+// Go's net/http transport error text for a connection that was set up and then gave no
+// HTTP answer (what the pod proxy puts after "error trying to reach service: ").
+std::string go_read_error(const boost::system::error_code& ec, const tcp::socket& socket,
+                          const beast::flat_buffer& received) {
+  const std::string bytes(static_cast<const char*>(received.data().data()), received.data().size());
+  const bool not_http = !bytes.empty() && !std::string_view("HTTP/").starts_with(bytes.substr(
+                                              0, std::min<std::size_t>(5, bytes.size())));
+  if (!not_http && (ec == http::error::end_of_stream || ec == asio::error::eof ||
+                    ec == http::error::partial_message)) {
+    return bytes.empty() ? "EOF" : "unexpected EOF";
+  }
+  if (ec == asio::error::connection_reset) {
+    boost::system::error_code ignored;
+    const auto local = socket.local_endpoint(ignored);
+    const auto remote = socket.remote_endpoint(ignored);
+    return "read tcp " + local.address().to_string() + ":" + std::to_string(local.port()) + "->" +
+           remote.address().to_string() + ":" + std::to_string(remote.port()) +
+           ": read: connection reset by peer";
+  }
+  if (not_http || ec.category() == boost::system::error_code(http::error::bad_version).category()) {
+    // Go quotes the first line it could not read as a status line (%q).
+    std::string quoted = "\"";
+    for (unsigned char c : bytes.substr(0, bytes.find('\n'))) {
+      if (c == '"' || c == '\\') {
+        quoted += '\\';
+        quoted += static_cast<char>(c);
+      } else if (c >= 0x20 && c < 0x7f) {
+        quoted += static_cast<char>(c);
+      } else {
+        static constexpr char kHex[] = "0123456789abcdef";
+        quoted += "\\x";
+        quoted += kHex[c >> 4];
+        quoted += kHex[c & 15];
+      }
+    }
+    return "net/http: HTTP/1.x transport connection broken: malformed HTTP response " + quoted +
+           "\"";
+  }
+  return ec.message();
+}
+
 // /api/v1/namespaces/NS/pods/POD:PORT/proxy/PATH or /api/v1/namespaces/NS/pods/POD/log[?..].
 // Parsed by hand: std::regex on two threads trips a known benign race in libstdc++'s
 // ctype cache that ThreadSanitizer reports.
@@ -571,7 +612,8 @@ struct FakeApiServer::Server {
     }
     if (ec) {
       co_return Answer{503, status_json(503, "ServiceUnavailable",
-                                        "error trying to reach service: " + ec.message())};
+                                        "error trying to reach service: " +
+                                            go_read_error(ec, stream.socket(), buffer))};
     }
     co_return Answer{static_cast<int>(response.result_int()), response.body()};
   }

@@ -65,7 +65,10 @@ struct FakePort {
 // - a pod other than the configured one: 404 Status "pods ... not found";
 // - GET .../pods/NAME:PORT/proxy/PATH (the pod proxy, pkg/registry/core/pod/rest): dial
 //   POD_IP:PORT with a dial timeout, send GET PATH, relay the status and body; a failed
-//   dial is 503 Status "error trying to reach service: dial tcp IP:PORT: <Go net error>";
+//   dial is 503 Status "error trying to reach service: dial tcp IP:PORT: <Go net error>",
+//   a connection that ends without an HTTP answer the same with Go's transport text ("EOF",
+//   "read tcp ...: read: connection reset by peer", "net/http: HTTP/1.x transport connection
+//   broken: malformed HTTP response \"...\"");
 // - GET .../pods/NAME/log (the log subresource): dial the kubelet at POD_IP:kubelet_port
 //   (where kube-apiserver speaks TLS to the kubelet, this stand-in only connects), answer a
 //   log line; a failed dial is 500 Status `Get "https://IP:PORT/containerLogs/...": dial
