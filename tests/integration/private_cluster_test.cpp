@@ -16,6 +16,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/fake_imds.hpp"
+#include "tests/support/helm.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -220,6 +221,73 @@ TEST_F(ClusterEndpointTest, AnUnreadableKubeconfigIsAConfigError) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.err, config_ + ":12:")) << r.err;
   EXPECT_TRUE(has(r.err, "none of these files exists")) << r.err;
+}
+
+// The chart's two values: the private-endpoint set through the environment, the cluster
+// endpoint as a target reading the kubeconfig mounted read-only from the node.
+TEST_F(PrivateClusterTest, TheChartSwitchesBothOnWithOneValueEach) {
+  if (helm_path(kSourceDir).empty()) GTEST_SKIP() << "no helm (scripts/install-deps.sh)";
+  auto r =
+      helm_template(kSourceDir, {"--set", "privateCluster.enabled=true", "--set",
+                                 "privateCluster.awsAccountId=210987654321", "--set",
+                                 "clusterEndpoint.enabled=true", "--set",
+                                 "clusterEndpoint.kubeletKubeconfig=/var/lib/kubelet/kubeconfig"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Manifests m(r.out);
+  const auto pod = m.of_kind("DaemonSet").at(0)["spec"]["template"]["spec"];
+  std::string config_map, kubeconfig_mount;
+  std::map<std::string, std::string> env;
+  for (const auto& from : pod["containers"][0]["envFrom"]) {
+    for (const auto& kv :
+         m.find("ConfigMap", from["configMapRef"]["name"].as<std::string>())["data"]) {
+      env[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  }
+  EXPECT_EQ(env["REACHPROBE_PRIVATE_ENDPOINTS"], "true");
+  EXPECT_EQ(env["AWS_ACCOUNT_ID"], "210987654321");
+  bool host_path = false;
+  for (const auto& v : pod["volumes"]) {
+    if (v["configMap"]) config_map = v["configMap"]["name"].as<std::string>();
+    if (v["hostPath"]) {
+      host_path = true;
+      EXPECT_EQ(v["hostPath"]["path"].as<std::string>(), "/var/lib/kubelet/kubeconfig");
+      EXPECT_EQ(v["hostPath"]["type"].as<std::string>(), "File");
+    }
+  }
+  EXPECT_TRUE(host_path);
+  for (const auto& mount : pod["containers"][0]["volumeMounts"]) {
+    if (mount["name"].as<std::string>() == "kubelet-kubeconfig") {
+      kubeconfig_mount = mount["mountPath"].as<std::string>();
+      EXPECT_TRUE(mount["readOnly"].as<bool>());
+    }
+  }
+  ASSERT_FALSE(kubeconfig_mount.empty());
+  std::string config = m.find("ConfigMap", config_map)["data"]["config.yaml"].as<std::string>();
+  ASSERT_NE(config.find("kubeconfig_server: " + kubeconfig_mount), std::string::npos) << config;
+
+  // The rendered config validates in a pod's environment, the mount a local fixture.
+  const auto fixture = write("kubeconfig",
+                             "clusters:\n- name: c\n  cluster:\n    server: "
+                             "https://" +
+                                 kEndpointName + "\n");
+  config.replace(config.find(kubeconfig_mount), kubeconfig_mount.size(), fixture);
+  const auto path = write("rendered.yaml", config);
+  std::vector<std::string> pod_env = {"AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=eu-west-1",
+                                      "POD_NAMESPACE=reachprobe", "POD_NAME=reachprobe-x",
+                                      "POD_IP=198.18.0.2"};
+  for (const auto& [k, v] : env) pod_env.push_back(k + "=" + v);
+  auto valid = run_command({kBinary, "validate", "--config", path}, 30s, pod_env);
+  EXPECT_EQ(valid.exit_code, 0) << valid.err;
+
+  // Off by default: the default rendering has neither.
+  auto plain = helm_template(kSourceDir, {});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const Manifests defaults(plain.out);
+  for (const auto& cm : defaults.of_kind("ConfigMap")) {
+    EXPECT_FALSE(cm["data"]["REACHPROBE_PRIVATE_ENDPOINTS"]) << cm["metadata"]["name"];
+  }
+  EXPECT_EQ(plain.out.find("kubelet-kubeconfig"), std::string::npos);
+  EXPECT_EQ(plain.out.find("apiserver-endpoint"), std::string::npos);
 }
 
 }  // namespace
