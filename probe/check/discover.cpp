@@ -21,6 +21,11 @@ CheckDiscovery discover_for_check(asio::io_context& io,
     if (!t->discover) continue;
     auto& timeout = timeouts[kube::source_of(*t)];
     timeout = std::max<Duration>(timeout, t->timeout);
+    // Only to explain a refused ClusterIP: a failure to list it is no failing row.
+    if (auto backends = kube::backends_source_of(*t)) {
+      auto& also = timeouts[*backends];
+      also = std::max<Duration>(also, t->timeout);
+    }
   }
   std::map<kube::SourceKey, std::variant<kube::DiscoveredSet, kube::ApiFailure>> lists;
   if (!timeouts.empty()) {

@@ -182,6 +182,44 @@ std::string inbound_hint(const Endpoint& endpoint, const ProbeResult& result,
   }
 }
 
+// What a finding proves changes the fix: it comes before any hint that guesses from the
+// outcome, the target's own included (those are written for a closed path).
+std::string finding_hint(const Endpoint& endpoint, const ProbeResult& result) {
+  switch (result.finding) {
+    case Finding::None:
+      return {};
+    case Finding::NoReadyEndpoints: {
+      const bool named = endpoint.backends != nullptr;
+      const std::string ns = named ? endpoint.backends->namespace_name : "NAMESPACE";
+      const std::string name = named ? endpoint.backends->service : "NAME";
+      return fmt::format(
+          "Service {}/{} has no ready endpoints: kube-proxy rejects connections to its "
+          "ClusterIP: no firewall is involved, nor a missing listener. Check the pods behind it: "
+          "`kubectl get endpointslices -n {} -l kubernetes.io/service-name={}`, their "
+          "readiness probes, the Service's selector",
+          ns, name, ns, name);
+    }
+    case Finding::MtuBlackHole:
+      return "path MTU black hole: full-size packets are dropped on the way and the ICMP "
+             "\"fragmentation needed\" (type 3 code 4) that would tell the sender is blocked. "
+             "Allow ICMP type 3 code 4 through the security groups, NACLs and firewalls on the "
+             "path, clamp the TCP MSS on the VPN or tunnel (--clamp-mss-to-pmtu), or lower the "
+             "MTU (AWS_VPC_ENI_MTU of the VPC CNI). No port rule fixes it";
+    case Finding::ControlPlaneCannotRoute:
+      return "the control plane cannot route to this address: with an overlay CNI (Calico, "
+             "Cilium in overlay mode) on EKS the control plane is outside the pod network. Run "
+             "the webhook with hostNetwork: true (on a port free on the node), or use pod "
+             "addresses from the VPC (the VPC CNI); no security-group rule helps";
+    case Finding::NoResponseHeaders:
+      return fmt::format(
+          "the control plane reached TCP {} on this node, so no security group blocks it; "
+          "whatever holds the port accepted the connection and did not answer in time (a hung "
+          "webhook server, or another process on the port)",
+          endpoint.port);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string node_ingress_from_cluster(std::uint16_t port, const aws::NodeFacts* facts) {
@@ -204,6 +242,7 @@ std::string node_ingress_from_cluster(std::uint16_t port, const aws::NodeFacts* 
 std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
                      const aws::NodeFacts* facts) {
   if (result.ok()) return {};
+  if (auto proven = finding_hint(endpoint, result); !proven.empty()) return proven;
   if (!endpoint.target->hint.empty()) return endpoint.target->hint;
   if (auto located = location_hint(endpoint, result, facts); located.applies) return located.text;
   if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {

@@ -8,10 +8,11 @@
 
 namespace reachprobe {
 
-// The likely cause of a failure and what to change, for `check` output. A target's own
-// `hint` wins; then what is known about the port (9443 is an admission webhook, 10250 the
-// kubelet, ...); then the generic meaning of the result. Empty for ok. With this node's IMDS
-// `facts`, a missing security-group rule names the real group ids.
+// The likely cause of a failure and what to change, for `check` output. What the probe
+// proved (ProbeResult::finding) comes first; then a target's own `hint`; then what is known about
+// the port (9443 is an admission webhook, 10250 the kubelet, ...); then the generic meaning of the
+// result. Empty for ok. With this node's IMDS `facts`, a missing security-group rule names the real
+// group ids.
 std::string hint_for(const Endpoint& endpoint, const ProbeResult& result,
                      const aws::NodeFacts* facts = nullptr);
 

@@ -68,9 +68,38 @@ bool administratively_prohibited(const std::string& message) {
   return lower(message).find("administratively prohibited") != std::string::npos;
 }
 
+// Why no security-group rule fixes a failure the probe explained, or empty.
+std::string why_no_rule_found(const CheckRow& row) {
+  switch (row.result.finding) {
+    case Finding::None:
+      return {};
+    case Finding::NoReadyEndpoints:
+      if (const auto& b = row.endpoint.backends) {
+        return fmt::format(
+            "Service {}/{} has no ready endpoints: kube-proxy rejects connections to its "
+            "ClusterIP; no security group is involved, the pods behind the Service are not ready",
+            b->namespace_name, b->service);
+      }
+      return "the Service has no ready endpoints: kube-proxy rejects connections to its "
+             "ClusterIP; no security group is involved";
+    case Finding::MtuBlackHole:
+      return "a path MTU black hole (the handshake completes with small segments): no port is "
+             "closed; allow ICMP type 3 code 4 on the path, clamp the MSS or lower the MTU "
+             "(AWS_VPC_ENI_MTU), see the hint";
+    case Finding::ControlPlaneCannotRoute:
+      return "the control plane cannot route to the pod network (\"Address is not allowed\", an "
+             "overlay CNI): no security-group rule helps; the listener needs hostNetwork: true";
+    case Finding::NoResponseHeaders:
+      return "the control plane connected (no security group drops it) and got no answer in "
+             "time: whatever holds the port is not answering";
+  }
+  return {};
+}
+
 // Why no security-group rule fixes this failure, or empty if one may.
 std::string why_no_rule(const CheckRow& row, std::uint16_t port) {
   const auto& r = row.result;
+  if (auto found = why_no_rule_found(row); !found.empty()) return found;
   const std::string where =
       r.address.empty() ? row.endpoint.label : join_host_port(r.address, port);
   switch (r.outcome) {

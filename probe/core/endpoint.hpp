@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +16,17 @@ struct PeerLabels {
   bool operator==(const PeerLabels&) const = default;
 };
 
+// The Service behind a discovered ClusterIP and how many ready endpoints its EndpointSlices
+// had when the endpoint was last expanded: kube-proxy rejects connections to a ClusterIP
+// without one (a TCP RST or ICMP port unreachable, so `refused`), which no listener or
+// security group explains.
+struct ServiceBackends {
+  std::string namespace_name;
+  std::string service;
+  std::size_t ready = 0;
+  bool operator==(const ServiceBackends&) const = default;
+};
+
 // One thing that is probed on its own schedule and has its own series: a host x port of a
 // tcp/tls target, the URL of an http target, the query of a dns target.
 struct Endpoint {
@@ -27,6 +39,9 @@ struct Endpoint {
   // are none: the scheduler copies the endpoint for every probe, and that copy must stay
   // free of allocations (node names are longer than a short string holds).
   std::shared_ptr<const PeerLabels> peer{};
+  // A ClusterIP endpoint whose Service's EndpointSlices are known; null otherwise (not a
+  // ClusterIP, or the slices not listed yet or not readable).
+  std::shared_ptr<const ServiceBackends> backends{};
 
   const std::string& peer_node() const;
   const std::string& peer_zone() const;

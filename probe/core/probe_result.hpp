@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "probe/core/finding.hpp"
 #include "probe/core/outcome.hpp"
 #include "probe/core/phase.hpp"
 
@@ -33,6 +34,8 @@ struct ProbeResult {
   std::string address;
   // Why, in words an operator can act on; empty for ok.
   std::string message;
+  // What the probe proved beyond the outcome when that changes the fix (see Finding).
+  Finding finding = Finding::None;
   // Further endpoints the probe found and probed itself: a dns probe with connect_port
   // connects to every address it resolved. Each is its own series ("IP:port") under the
   // same target; the scheduler expires those that stop appearing.

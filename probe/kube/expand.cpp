@@ -50,7 +50,9 @@ std::vector<std::uint16_t> ports_for(const Target& target, const DiscoveredGroup
 std::set<SourceKey> sources_of(const std::vector<std::shared_ptr<const Target>>& targets) {
   std::set<SourceKey> sources;
   for (const auto& t : targets) {
-    if (t->discover) sources.insert(source_of(*t));
+    if (!t->discover) continue;
+    sources.insert(source_of(*t));
+    if (auto backends = backends_source_of(*t)) sources.insert(*backends);
   }
   return sources;
 }
@@ -126,6 +128,12 @@ std::vector<Endpoint> expand_all(const std::vector<std::shared_ptr<const Target>
     }
     if (const DiscoveredSet* set = lookup(source_of(*t))) {
       auto found = expand_discovered(t, *set, node_name);
+      const auto backends_source = backends_source_of(*t);
+      if (const DiscoveredSet* slices = backends_source ? lookup(*backends_source) : nullptr) {
+        auto backends = std::make_shared<const ServiceBackends>(ServiceBackends{
+            t->discover->namespace_name, t->discover->service, slices->ready_count()});
+        for (auto& e : found) e.backends = backends;
+      }
       std::move(found.begin(), found.end(), std::back_inserter(out));
     }
   }

@@ -168,6 +168,26 @@ SourceKey source_of(const Target& target) {
                    target.discover->namespace_name, target.discover->service};
 }
 
+std::optional<SourceKey> backends_source_of(const Target& target) {
+  // Only connects are refused by kube-proxy's reject; a dns probe's refusal is the server's.
+  if (!target.discover || target.discover->addresses != DiscoverAddresses::ClusterIp ||
+      (target.type != ProbeType::Tcp && target.type != ProbeType::Tls)) {
+    return std::nullopt;
+  }
+  return SourceKey{Resource::EndpointSlices, target.discover->namespace_name,
+                   target.discover->service};
+}
+
+std::size_t DiscoveredSet::ready_count() const {
+  std::set<std::string_view> ips;
+  for (const auto& [name, group] : objects) {
+    for (const auto& a : group.addresses) {
+      if (a.ready) ips.insert(a.ip);
+    }
+  }
+  return ips.size();
+}
+
 std::size_t DiscoveredSet::address_count() const {
   std::set<std::string_view> ips;
   for (const auto& [name, group] : objects) {

@@ -37,6 +37,10 @@ struct SourceKey {
 };
 
 SourceKey source_of(const Target& target);  // target.discover must be set
+// The EndpointSlices of the Service behind a tcp or tls ClusterIP target (how many ready
+// endpoints it has, which tells kube-proxy's reject from a missing listener); nullopt for
+// other targets.
+std::optional<SourceKey> backends_source_of(const Target& target);
 
 struct DiscoveredAddress {
   std::string ip;
@@ -70,6 +74,9 @@ struct DiscoveredSet {
   bool operator==(const DiscoveredSet&) const = default;
   // Distinct IPs over all objects.
   std::size_t address_count() const;
+  // Distinct IPs whose `ready` condition holds: what kube-proxy sends a ClusterIP's
+  // connections to.
+  std::size_t ready_count() const;
 };
 
 // One object of a list or a watch event, parsed.

@@ -63,4 +63,15 @@ std::string describe_connect_error(const boost::system::error_code& ec, const st
   return fmt::format("connect to {} failed: {}", where, ec.message());
 }
 
+void explain_refused_cluster_ip(const Endpoint& endpoint, ProbeResult& result) {
+  if (result.outcome != Outcome::Refused || !endpoint.backends || endpoint.backends->ready != 0) {
+    return;
+  }
+  result.finding = Finding::NoReadyEndpoints;
+  result.message = fmt::format(
+      "Service {}/{} has no ready endpoints: kube-proxy rejects connections to its ClusterIP "
+      "{} (refused by a reject rule, not by a missing listener or a firewall)",
+      endpoint.backends->namespace_name, endpoint.backends->service, endpoint.label);
+}
+
 }  // namespace reachprobe

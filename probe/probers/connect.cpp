@@ -1,6 +1,8 @@
 #include "probe/probers/connect.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,7 +74,7 @@ class SocketFd {
 }  // namespace
 
 asio::awaitable<std::optional<tcp::socket>> connect_to(const tcp::endpoint& peer, Deadline deadline,
-                                                       ProbeResult& result) {
+                                                       ProbeResult& result, int max_segment) {
   auto executor = co_await asio::this_coro::executor;
   const std::string where = join_host_port(peer.address().to_string(), peer.port());
   result.address = peer.address().to_string();
@@ -83,6 +85,11 @@ asio::awaitable<std::optional<tcp::socket>> connect_to(const tcp::endpoint& peer
   // Asio sets this with an ioctl before its first asynchronous operation anyway; set here,
   // the connect below can be the plain non-blocking one.
   if (!ec) socket.native_non_blocking(true, ec);
+  if (!ec && max_segment > 0 &&
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &max_segment,
+                   sizeof max_segment) != 0) {
+    ec = errno_code(errno);
+  }
   if (ec) {
     result.outcome = Outcome::Error;
     result.message = fmt::format("cannot open a socket for {}: {}", where, ec.message());

@@ -20,8 +20,11 @@ boost::asio::awaitable<std::optional<boost::asio::ip::tcp::socket>> resolve_and_
     ProbeResult& result);
 
 // Connects to one address within the deadline, timing the connect phase into `result`.
+// `max_segment` (bytes, 0: the kernel's choice) is set as TCP_MAXSEG before the connect: the
+// SYN then announces that MSS, and the peer sends no larger segments.
 boost::asio::awaitable<std::optional<boost::asio::ip::tcp::socket>> connect_to(
-    const boost::asio::ip::tcp::endpoint& peer, Deadline deadline, ProbeResult& result);
+    const boost::asio::ip::tcp::endpoint& peer, Deadline deadline, ProbeResult& result,
+    int max_segment = 0);
 
 // The address to connect to: `host` itself when it is an IP literal, else the first address
 // it resolves to (timed as the dns phase). nullopt with the outcome in `result` on failure.

@@ -15,6 +15,7 @@
 #include "probe/core/duration_text.hpp"
 #include "probe/core/endpoint.hpp"
 #include "probe/probers/connect.hpp"
+#include "probe/probers/tls_connect.hpp"
 #include "reachprobe/version.hpp"
 
 namespace reachprobe {
@@ -133,20 +134,23 @@ asio::awaitable<std::optional<HttpResponseSummary>> HttpClient::exchange(
     }
     context = std::get<std::shared_ptr<asio::ssl::context>>(found);
   }
-  auto socket = co_await resolve_and_connect(*resolver_, url.host, url.port, deadline, result);
-  if (!socket) co_return std::nullopt;
-  const std::string where = join_host_port(result.address, url.port);
+  auto peer = co_await resolve_peer(*resolver_, url.host, url.port, deadline, result);
+  if (!peer) co_return std::nullopt;
   std::optional<HttpResponseSummary> response;
   boost::system::error_code ignored;
   if (!context) {
+    auto socket = co_await connect_to(*peer, deadline, result);
+    if (!socket) co_return std::nullopt;
+    const std::string where = join_host_port(result.address, url.port);
     response = co_await converse(*socket, *socket, message, where, deadline, result);
     socket->shutdown(tcp::socket::shutdown_both, ignored);
     socket->close(ignored);
     co_return response;
   }
-  const auto peer = tls_peer_for(tls, url.host, where);
-  auto stream = co_await tls_handshake(std::move(*socket), *context, peer, deadline, result);
+  // The same handshake as a tls probe's, with its test for a path-MTU black hole.
+  auto stream = co_await connect_and_handshake(*peer, *context, tls, url.host, deadline, result);
   if (!stream) co_return std::nullopt;
+  const std::string where = join_host_port(result.address, url.port);
   response = co_await converse(*stream, stream->next_layer(), message, where, deadline, result);
   stream->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
   stream->lowest_layer().close(ignored);

@@ -45,6 +45,39 @@ std::optional<Outcome> classify_dial_error(std::string_view message) {
   return Outcome::Error;
 }
 
+std::optional<ProxyError> classify_proxy_error(std::string_view message) {
+  if (has(message, "Address is not allowed")) {
+    return ProxyError{Outcome::Unreachable, Finding::ControlPlaneCannotRoute,
+                      "the API server may not connect to that address (\"Address is not "
+                      "allowed\"): the control plane has no route into the pod network, as with "
+                      "an overlay CNI (Calico, Cilium in overlay mode) on EKS; no security-group "
+                      "rule changes that: the listener must be on the node's network "
+                      "(hostNetwork: true)"};
+  }
+  if (auto dial = classify_dial_error(message)) {
+    return ProxyError{*dial, Finding::None, {}};
+  }
+  if (has(message, "while waiting for connection")) {
+    return ProxyError{Outcome::Timeout, Finding::None,
+                      "the API server's connection was never set up within its timeout: "
+                      "packets dropped on the way (a security group or NACL)"};
+  }
+  if (has(message, "request canceled (Client.Timeout exceeded while awaiting headers)") ||
+      has(message, "timeout awaiting response headers")) {
+    return ProxyError{Outcome::Timeout, Finding::NoResponseHeaders,
+                      "the API server connected but got no response headers in time: the path "
+                      "is open, whatever holds the port accepted the connection and did not "
+                      "answer"};
+  }
+  if (has(message, "context deadline exceeded") || has(message, "Client.Timeout exceeded")) {
+    return ProxyError{Outcome::Timeout, Finding::None,
+                      "the API server gave up waiting: either its connection was never set up "
+                      "(packets dropped: a security group or NACL, the usual cause) or the "
+                      "server accepted it and did not answer in time"};
+  }
+  return std::nullopt;
+}
+
 KubernetesClient::KubernetesClient(std::shared_ptr<dns::Resolver> resolver, KubernetesApi api)
     : http_(std::move(resolver)), api_(std::move(api)) {}
 
@@ -91,9 +124,14 @@ void explain_api_failure(const HttpResponseSummary& response, const KubernetesAp
     return;
   }
   if (status) {
-    if (auto dial = classify_dial_error(status->message)) {
-      result.outcome = *dial;
-      result.message = fmt::format("the API server could not connect to {}: {}", what, said);
+    if (auto proxy = classify_proxy_error(status->message)) {
+      result.outcome = proxy->outcome;
+      result.finding = proxy->finding;
+      result.message =
+          proxy->meaning.empty()
+              ? fmt::format("the API server could not connect to {}: {}", what, said)
+              : fmt::format("the API server could not get an answer from {}: {}; it said: {}", what,
+                            proxy->meaning, said);
       return;
     }
     if (status->code == 404) {

@@ -38,6 +38,18 @@ std::optional<ApiStatus> parse_api_status(std::string_view body);
 // no dial error.
 std::optional<Outcome> classify_dial_error(std::string_view message);
 
+// What an error the API server relays means beyond a dial error, as Go and EKS word it:
+// "Address is not allowed" (the control plane may not dial into the pod network),
+// "request canceled while waiting for connection" (no connection: dropped), "request
+// canceled (Client.Timeout exceeded while awaiting headers)" (connected, no answer),
+// "context deadline exceeded" (either: newer Go says this for both). nullopt if none.
+struct ProxyError {
+  Outcome outcome = Outcome::Error;
+  Finding finding = Finding::None;
+  std::string_view meaning;  // for the message: what happened, where the fix lies
+};
+std::optional<ProxyError> classify_proxy_error(std::string_view message);
+
 // GETs on the API server with the pod's service-account token, verified with its CA.
 class KubernetesClient {
  public:

@@ -1,5 +1,6 @@
 #include "probe/probers/tcp.hpp"
 
+#include "probe/probers/classify.hpp"
 #include "probe/probers/connect.hpp"
 
 namespace reachprobe {
@@ -13,6 +14,7 @@ boost::asio::awaitable<ProbeResult> TcpProber::probe(const Endpoint& endpoint, D
           co_await resolve_peer(*resolver, endpoint.host, endpoint.port, deadline, result)) {
     co_await connect_and_close(*peer, deadline, result);
   }
+  explain_refused_cluster_ip(endpoint, result);
   result.set_phase(Phase::Total, std::chrono::duration_cast<Duration>(Clock::now() - start));
   co_return result;
 }

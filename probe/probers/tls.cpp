@@ -1,7 +1,9 @@
 #include "probe/probers/tls.hpp"
 
 #include "probe/core/endpoint.hpp"
+#include "probe/probers/classify.hpp"
 #include "probe/probers/connect.hpp"
+#include "probe/probers/tls_connect.hpp"
 
 namespace reachprobe {
 
@@ -17,13 +19,10 @@ boost::asio::awaitable<ProbeResult> TlsProber::probe(const Endpoint& endpoint, D
     result.message = *problem;
   } else {
     const auto shared_context = std::get<std::shared_ptr<boost::asio::ssl::context>>(context);
-    auto socket =
-        co_await resolve_and_connect(*resolver, endpoint.host, endpoint.port, deadline, result);
-    if (socket) {
-      const auto peer =
-          tls_peer_for(options, endpoint.host, join_host_port(result.address, endpoint.port));
-      auto stream =
-          co_await tls_handshake(std::move(*socket), *shared_context, peer, deadline, result);
+    if (auto peer =
+            co_await resolve_peer(*resolver, endpoint.host, endpoint.port, deadline, result)) {
+      auto stream = co_await connect_and_handshake(*peer, *shared_context, options, endpoint.host,
+                                                   deadline, result);
       if (stream) {
         // No close_notify exchange: it would wait on the server for nothing the probe needs.
         // No shutdown() either: close sends the same FIN.
@@ -32,6 +31,7 @@ boost::asio::awaitable<ProbeResult> TlsProber::probe(const Endpoint& endpoint, D
       }
     }
   }
+  explain_refused_cluster_ip(endpoint, result);
   result.set_phase(Phase::Total, since(start));
   co_return result;
 }

@@ -211,7 +211,7 @@ TlsPeer tls_peer_for(const TlsOptions& options, const std::string& host, const s
 
 asio::awaitable<std::unique_ptr<TlsStream>> tls_handshake(tcp::socket socket, ssl::context& context,
                                                           const TlsPeer& peer, Deadline deadline,
-                                                          ProbeResult& result) {
+                                                          ProbeResult& result, StallCheck* stall) {
   auto executor = co_await asio::this_coro::executor;
   auto stream = std::make_unique<TlsStream>(std::move(socket), context);
   SSL* ssl = stream->native_handle();
@@ -249,11 +249,29 @@ asio::awaitable<std::unique_ptr<TlsStream>> tls_handshake(tcp::socket socket, ss
       boost::system::error_code ignored;
       stream->lowest_layer().cancel(ignored);
     });
+    // Only when the server has sent nothing: a server that has begun its flight is slow,
+    // not stalled, and keeps the whole budget.
+    std::optional<ExpiryGuard> stall_guard;
+    if (stall && stall->at < deadline.at) {
+      stall_guard.emplace(executor, Deadline{stall->at}, [&stream, ssl, stall] {
+        if (SSL_get_state(ssl) != TLS_ST_CW_CLNT_HELLO) return;
+        stall->stalled = true;
+        boost::system::error_code ignored;
+        stream->lowest_layer().cancel(ignored);
+      });
+    }
     co_await stream->async_handshake(ssl::stream_base::client,
                                      asio::redirect_error(asio::use_awaitable, ec));
     result.set_phase(Phase::Tls, since(start));
     X509* leaf = leaf_certificate(ssl);
     if (leaf) result.cert_not_after = to_time_point(X509_get0_notAfter(leaf));
+    if (stall && stall->stalled) {
+      fail(result, Outcome::Timeout,
+           fmt::format("TLS handshake with {} stalled: TCP connected, but no byte of the "
+                       "server's handshake within {}",
+                       peer.where, format_latency(since(start))));
+      co_return nullptr;
+    }
     if (guard.fired()) {
       fail(result, Outcome::Timeout,
            fmt::format("TLS handshake with {} stalled: TCP connected, but no handshake within {} "

@@ -42,13 +42,22 @@ struct TlsPeer {
   bool verify = true;
 };
 
+// A point before the deadline at which a handshake that has received nothing from the
+// server yet (not even its ServerHello) is given up as stalled, so that the caller has time
+// left to find out why (a path-MTU black hole or a hung server).
+struct StallCheck {
+  Clock::time_point at;
+  bool stalled = false;  // set when the handshake was given up at `at`
+};
+
 // The TLS handshake over a connected socket, as a client: timed as the tls phase, bounded
 // by `deadline`, classified into `result` on failure (tls_error with the reason a person
 // acts on: expired, unknown CA, name mismatch, the server's alert; timeout when nothing
-// answers; reset). Records the leaf certificate's expiry whenever one arrived.
+// answers; reset). Records the leaf certificate's expiry whenever one arrived. With
+// `stall`, also given up at stall->at if the server has sent nothing by then.
 boost::asio::awaitable<std::unique_ptr<TlsStream>> tls_handshake(
     boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& context, const TlsPeer& peer,
-    Deadline deadline, ProbeResult& result);
+    Deadline deadline, ProbeResult& result, StallCheck* stall = nullptr);
 
 // `options.server_name`, or the host when there is none.
 TlsPeer tls_peer_for(const TlsOptions& options, const std::string& host, const std::string& where);

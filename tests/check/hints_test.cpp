@@ -39,6 +39,24 @@ TEST(Hints, TargetHintWins) {
             "ask the network team");
 }
 
+TEST(Hints, AProvenFindingComesBeforeTheTargetsOwnHint) {
+  // The target's hint was written for a closed path; the probe proved something else.
+  auto e = endpoint(443, "node -> API server 443 is closed: open the security group");
+  e.backends = std::make_shared<const ServiceBackends>(ServiceBackends{"default", "kubernetes", 0});
+  auto r = result(Outcome::Refused);
+  r.finding = Finding::NoReadyEndpoints;
+  auto h = hint_for(e, r);
+  EXPECT_NE(h.find("Service default/kubernetes has no ready endpoints"), std::string::npos) << h;
+  EXPECT_EQ(h.find("security group"), std::string::npos) << h;
+  r = result(Outcome::Timeout);
+  r.finding = Finding::MtuBlackHole;
+  h = hint_for(e, r);
+  EXPECT_NE(h.find("AWS_VPC_ENI_MTU"), std::string::npos) << h;
+  // Without a finding the target's hint stands.
+  EXPECT_EQ(hint_for(e, result(Outcome::Refused)),
+            "node -> API server 443 is closed: open the security group");
+}
+
 TEST(Hints, EveryFailureHasAHint) {
   for (Outcome o : kAllOutcomes) {
     if (o == Outcome::Ok) continue;

@@ -102,6 +102,7 @@ struct Source {
   std::string namespace_name;
   std::string name;
   std::string addresses;  // endpoints | cluster_ip
+  std::string type;       // tcp, tls, dns
 };
 
 std::vector<Source> discovered_sources(const std::string& config_text,
@@ -123,7 +124,8 @@ std::vector<Source> discovered_sources(const std::string& config_text,
     out.push_back(
         {t["name"].as<std::string>(), service.value.substr(0, slash),
          service.value.substr(slash + 1),
-         t["discover"]["addresses"] ? t["discover"]["addresses"].as<std::string>() : "endpoints"});
+         t["discover"]["addresses"] ? t["discover"]["addresses"].as<std::string>() : "endpoints",
+         t["type"].as<std::string>("tcp")});
   }
   return out;
 }
@@ -170,9 +172,10 @@ std::set<Request> requests_of(const std::string& config_text, const std::vector<
   std::set<Request> used;
   for (const auto& s : sources) {
     for (const char* verb : {"list", "watch"}) {
-      if (s.addresses == "cluster_ip") {
-        used.insert({verb, "services", s.namespace_name, s.name});
-      } else {
+      if (s.addresses == "cluster_ip") used.insert({verb, "services", s.namespace_name, s.name});
+      // A tcp or tls ClusterIP target reads the Service's EndpointSlices too: their ready
+      // count tells kube-proxy's reject from a missing listener.
+      if (s.addresses != "cluster_ip" || s.type == "tcp" || s.type == "tls") {
         used.insert({verb, "endpointslices.discovery.k8s.io", s.namespace_name, ""});
       }
     }

@@ -166,5 +166,39 @@ TEST(ExpandAll, DiscoveredTargetsHaveNoEndpointsBeforeTheirFirstList) {
             (std::vector<std::string>{"127.0.0.1:80", "10.0.1.5:9093", "10.0.1.5:9094"}));
 }
 
+TEST(ExpandAll, AClusterIpCarriesItsServicesReadyCountOnceTheSlicesAreKnown) {
+  auto t = discovered_target();
+  t->discover->addresses = DiscoverAddresses::ClusterIp;
+  std::vector<std::shared_ptr<const Target>> targets = {t};
+  // The Service (its ClusterIP) and its EndpointSlices (its readiness) are both watched.
+  const auto sources = sources_of(targets);
+  ASSERT_EQ(sources.size(), 2u);
+  EXPECT_EQ(sources.begin()->to_string(), "endpointslices/monitoring/am");
+  EXPECT_EQ(std::next(sources.begin())->to_string(), "services/monitoring/am");
+  DiscoveredSet service;
+  service.objects["am"] = DiscoveredGroup{{address("10.100.0.7", "")}, {{"web", 9093, "TCP"}}};
+  const DiscoveredSet slices = two_pods();  // one ready, one not
+  auto expanded = [&](const DiscoveredSet* known_slices) {
+    return expand_all(
+        targets,
+        [&](const SourceKey& key) -> const DiscoveredSet* {
+          return key.resource == Resource::Services ? &service : known_slices;
+        },
+        "n");
+  };
+  auto before = expanded(nullptr);
+  ASSERT_EQ(labels(before), (std::vector<std::string>{"10.100.0.7:9093"}));
+  EXPECT_EQ(before[0].backends, nullptr) << "unknown is not zero";
+  auto known = expanded(&slices);
+  ASSERT_EQ(known.size(), 1u);
+  ASSERT_NE(known[0].backends, nullptr);
+  EXPECT_EQ(*known[0].backends, (ServiceBackends{"monitoring", "am", 1}));
+  DiscoveredSet none_ready = slices;
+  for (auto& a : none_ready.objects["am-1"].addresses) a.ready = false;
+  EXPECT_EQ(expanded(&none_ready)[0].backends->ready, 0u);
+  // An endpoints target has none: its addresses are the backends themselves.
+  EXPECT_EQ(expand_discovered(discovered_target(), slices, "n")[0].backends, nullptr);
+}
+
 }  // namespace
 }  // namespace reachprobe::kube

@@ -154,6 +154,12 @@ TEST_F(TlsProberTest, AListenerThatNeverSpeaksTlsIsATimeoutInTheTlsPhase) {
   EXPECT_EQ(r.outcome, Outcome::Timeout) << r.message;
   EXPECT_TRUE(contains(r.message, "TLS handshake with 127.0.0.1:")) << r.message;
   EXPECT_TRUE(contains(r.message, "stalled")) << r.message;
+  // A second connection with small segments stalls too: a hung server, not the path's MTU.
+  EXPECT_TRUE(contains(r.message,
+                       "with 1,000-byte segments on a second connection, so not a "
+                       "path-MTU problem"))
+      << r.message;
+  EXPECT_EQ(r.finding, Finding::None);
   ASSERT_TRUE(r.phase(Phase::Connect));
   ASSERT_TRUE(r.phase(Phase::Tls));
   // The wait is in the tls phase (the connect is immediate), bounded by the deadline.

@@ -568,20 +568,39 @@ struct FakeApiServer::Server {
     }
   }
 
-  // Connects to ip:port as kube-apiserver's dialer does: one attempt, a dial timeout.
+  // When a request that starts now must be over (request_deadline), if it has one.
+  std::optional<Clock::time_point> request_over() const {
+    if (options.request_deadline.count() <= 0) return std::nullopt;
+    return Clock::now() + options.request_deadline;
+  }
+
+  // Connects to ip:port as kube-apiserver's dialer does: one attempt, a dial timeout (and
+  // the request's deadline, when that comes first).
   asio::awaitable<std::optional<tcp::socket>> dial(const std::string& ip, std::uint16_t port,
+                                                   std::optional<Clock::time_point> over,
                                                    std::string& error) {
+    if (options.dial_allowed && !options.dial_allowed(ip)) {
+      error = "Address is not allowed";
+      co_return std::nullopt;
+    }
     tcp::socket socket(io);
     boost::system::error_code ec;
     bool timed_out = false;
+    auto until = Deadline::after(options.dial_timeout);
+    const bool request_first = over && *over < until.at;
+    if (request_first) until.at = *over;
     {
-      ExpiryGuard guard(io.get_executor(), Deadline::after(options.dial_timeout), [&socket] {
+      ExpiryGuard guard(io.get_executor(), until, [&socket] {
         boost::system::error_code ignored;
         socket.cancel(ignored);
       });
       co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(ip), port),
                                     asio::redirect_error(asio::use_awaitable, ec));
       timed_out = guard.fired();
+    }
+    if (timed_out && request_first) {
+      error = "context deadline exceeded";
+      co_return std::nullopt;
     }
     if (ec || timed_out) {
       error = "dial tcp " + ip + ":" + std::to_string(port) + ": " + go_dial_error(ec, timed_out);
@@ -592,13 +611,17 @@ struct FakeApiServer::Server {
 
   asio::awaitable<Answer> proxy(std::uint16_t port, const std::string& path) {
     std::string error;
-    auto socket = co_await dial(options.pod_ip, port, error);
+    const auto over = request_over();
+    auto socket = co_await dial(options.pod_ip, port, over, error);
     if (!socket) {
       co_return Answer{
           503, status_json(503, "ServiceUnavailable", "error trying to reach service: " + error)};
     }
     beast::tcp_stream stream(std::move(*socket));
-    stream.expires_after(std::chrono::seconds(10));
+    auto headers_until = Clock::now() + options.response_header_timeout;
+    const bool request_first = over && *over < headers_until;
+    if (request_first) headers_until = *over;
+    stream.expires_at(headers_until);
     http::request<http::empty_body> request{http::verb::get, path, 11};
     request.set(http::field::host, options.pod_ip + ":" + std::to_string(port));
     request.set(http::field::connection, "close");
@@ -610,6 +633,15 @@ struct FakeApiServer::Server {
       co_await http::async_read(stream, buffer, response,
                                 asio::redirect_error(asio::use_awaitable, ec));
     }
+    if (ec == beast::error::timeout) {
+      co_return Answer{
+          503,
+          status_json(503, "ServiceUnavailable",
+                      request_first ? "error trying to reach service: context deadline exceeded"
+                                    : "error trying to reach service: net/http: request "
+                                      "canceled (Client.Timeout exceeded while awaiting "
+                                      "headers)")};
+    }
     if (ec) {
       co_return Answer{503, status_json(503, "ServiceUnavailable",
                                         "error trying to reach service: " +
@@ -620,7 +652,7 @@ struct FakeApiServer::Server {
 
   asio::awaitable<Answer> logs() {
     std::string error;
-    auto socket = co_await dial(options.pod_ip, options.kubelet_port, error);
+    auto socket = co_await dial(options.pod_ip, options.kubelet_port, request_over(), error);
     if (!socket) {
       co_return Answer{500,
                        status_json(500, "InternalError",

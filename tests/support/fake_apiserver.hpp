@@ -26,6 +26,17 @@ struct FakeApiServerOptions {
   std::string pod_ip = "127.0.0.1";
   std::uint16_t kubelet_port = 10250;  // where the pod's node's kubelet listens
   std::chrono::milliseconds dial_timeout{1000};
+  // Addresses the dialer refuses, as EKS's control plane does for a pod network it has no
+  // route into (an overlay CNI): the proxy and log requests to such an IP fail with
+  // "Address is not allowed", no packet sent. Empty: every address may be dialed.
+  std::function<bool(const std::string& ip)> dial_allowed;
+  // How long the proxy waits for the pod's response headers once connected (Go's
+  // Client.Timeout): past it, "net/http: request canceled (Client.Timeout exceeded while
+  // awaiting headers)".
+  std::chrono::milliseconds response_header_timeout{10000};
+  // The request's own deadline over dial and response (0: none): past it, whether the
+  // connection was set up or not, newer Go says only "context deadline exceeded".
+  std::chrono::milliseconds request_deadline{0};
   bool forbidden = false;  // RBAC: the token is valid, the permission missing
   // RBAC, finer: may the service account do `verb` ("get", "list", "watch") on `resource`
   // ("pods/proxy", "pods/log", "endpointslices.discovery.k8s.io", "services") in

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -184,6 +185,117 @@ ListenerInHost::~ListenerInHost() {
   if (thread_.joinable()) thread_.join();
   close(ready_fd_[0]);
   close(ready_fd_[1]);
+}
+
+}  // namespace reachprobe::test
+
+namespace reachprobe::test {
+
+InNetns::InNetns(const std::string& name) {
+  original_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  const std::string path = "/var/run/netns/" + name;
+  const int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool entered = original_ >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
+  const int error = errno;
+  if (target >= 0) ::close(target);
+  if (!entered) {
+    if (original_ >= 0) ::close(original_);
+    throw std::runtime_error("cannot enter network namespace " + name + ": " +
+                             std::strerror(error));
+  }
+}
+
+InNetns::~InNetns() {
+  // Back where the thread was; failing that, the thread would keep making sockets in a test
+  // namespace, which is no state to go on from.
+  if (::setns(original_, CLONE_NEWNET) != 0) std::abort();
+  ::close(original_);
+}
+
+RoutedHost::RoutedHost() {
+  const std::uint32_t base = (198u << 24) | (18u << 16);
+  const auto root_link = next_slot();
+  const auto host_link = next_slot();
+  const int n = g_counter.load();
+  const std::string id = std::to_string(getpid() % 100000) + "x" + std::to_string(n);
+  router_ns_ = "rp-" + std::to_string(getpid()) + "-" + std::to_string(n) + "-router";
+  host_ns_ = "rp-" + std::to_string(getpid()) + "-" + std::to_string(n) + "-host";
+  veth_root_ = "rqa" + id;
+  veth_router_ = "rqb" + id;
+  const std::string veth_router_host = "rqc" + id;
+  const std::string veth_host = "rqd" + id;
+  root_address_ = ipv4(base + root_link * 4 + 1);
+  router_address_ = ipv4(base + root_link * 4 + 2);
+  const std::string router_host_side = ipv4(base + host_link * 4 + 1);
+  host_address_ = ipv4(base + host_link * 4 + 2);
+  try {
+    must({"ip", "netns", "add", router_ns_});
+    must({"ip", "netns", "add", host_ns_});
+    must({"ip", "link", "add", veth_root_, "type", "veth", "peer", "name", veth_router_});
+    must({"ip", "link", "set", veth_router_, "netns", router_ns_});
+    must({"ip", "link", "add", veth_router_host, "type", "veth", "peer", "name", veth_host});
+    must({"ip", "link", "set", veth_router_host, "netns", router_ns_});
+    must({"ip", "link", "set", veth_host, "netns", host_ns_});
+    must({"ip", "addr", "add", root_address_ + "/30", "dev", veth_root_});
+    must({"ip", "link", "set", veth_root_, "up"});
+    in(router_ns_, {"ip", "addr", "add", router_address_ + "/30", "dev", veth_router_});
+    in(router_ns_, {"ip", "addr", "add", router_host_side + "/30", "dev", veth_router_host});
+    in(router_ns_, {"ip", "link", "set", veth_router_, "up"});
+    in(router_ns_, {"ip", "link", "set", veth_router_host, "up"});
+    in(router_ns_, {"sysctl", "-qw", "net.ipv4.ip_forward=1"});
+    in(host_ns_, {"ip", "addr", "add", host_address_ + "/30", "dev", veth_host});
+    in(host_ns_, {"ip", "link", "set", veth_host, "up"});
+    in(host_ns_, {"ip", "link", "set", "lo", "up"});
+    in(host_ns_, {"ip", "route", "add", "default", "via", router_host_side});
+    // Goes with the veth when it is deleted.
+    must({"ip", "route", "add", host_address_ + "/32", "via", router_address_, "dev", veth_root_});
+  } catch (...) {
+    run({"ip", "link", "del", veth_root_});
+    run({"ip", "netns", "del", host_ns_});
+    run({"ip", "netns", "del", router_ns_});
+    throw;
+  }
+}
+
+RoutedHost::~RoutedHost() {
+  run({"ip", "link", "del", veth_root_});
+  run({"ip", "netns", "del", host_ns_});
+  run({"ip", "netns", "del", router_ns_});
+}
+
+void RoutedHost::in(const std::string& ns, const std::vector<std::string>& argv) const {
+  std::vector<std::string> full = {"ip", "netns", "exec", ns};
+  full.insert(full.end(), argv.begin(), argv.end());
+  must(full);
+}
+
+void RoutedHost::limit_mtu_toward_client(int mtu) const {
+  in(router_ns_, {"ip", "route", "add", root_address_ + "/32", "dev", veth_router_, "mtu",
+                  std::to_string(mtu)});
+}
+
+void RoutedHost::router_nft(const std::string& ruleset) const {
+  char path[] = "/tmp/reachprobe-nft-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  const auto written = write(fd, ruleset.data(), ruleset.size());
+  close(fd);
+  try {
+    if (written != static_cast<ssize_t>(ruleset.size())) {
+      throw std::runtime_error("cannot write the nft ruleset");
+    }
+    in(router_ns_, {"nft", "-f", path});
+  } catch (...) {
+    unlink(path);
+    throw;
+  }
+  unlink(path);
+}
+
+std::string RoutedHost::router_ruleset() const {
+  auto r = run({"ip", "netns", "exec", router_ns_, "nft", "list", "ruleset"});
+  if (r.exit_code != 0) throw std::runtime_error("nft list ruleset failed: " + r.err);
+  return r.out;
 }
 
 }  // namespace reachprobe::test

@@ -42,6 +42,58 @@ class TestHost {
   std::string gateway_;
 };
 
+// The calling thread in the network namespace `name` (`ip netns` name) until destroyed;
+// sockets made meanwhile stay in it for their whole life. Throws std::runtime_error if the
+// namespace cannot be entered.
+class InNetns {
+ public:
+  explicit InNetns(const std::string& name);
+  ~InNetns();
+  InNetns(const InNetns&) = delete;
+  InNetns& operator=(const InNetns&) = delete;
+
+ private:
+  int original_ = -1;
+};
+
+// A test host one router away, for paths with more than one link (path MTU): the root
+// namespace -- veth -- a router namespace -- veth -- the host's namespace, each link a /30
+// of 198.18.0.0/15 of its own, the router forwarding, a route in the root namespace to the
+// host through the router. veth offloads (TSO/GSO) stay on: the router checks the size of
+// every segment of a GSO packet against the route MTU, so a path-MTU black hole shows with
+// them (tests assert the stall itself, so one that did not would fail, never pass). All of
+// it (and the route) is deleted on destruction.
+class RoutedHost {
+ public:
+  RoutedHost();
+  ~RoutedHost();
+  RoutedHost(const RoutedHost&) = delete;
+  RoutedHost& operator=(const RoutedHost&) = delete;
+
+  const std::string& address() const { return host_address_; }  // the host, in its ns
+  const std::string& netns() const { return host_ns_; }
+  const std::string& client_address() const { return root_address_; }  // the root side
+
+  // Packets the router forwards toward the root namespace may be at most `mtu` bytes (a
+  // route MTU, as a link of that MTU on the way): a larger one with DF set is dropped and
+  // answered with ICMP "fragmentation needed" (type 3 code 4), as routers do.
+  void limit_mtu_toward_client(int mtu) const;
+  // Loads an nftables ruleset into the router's namespace.
+  void router_nft(const std::string& ruleset) const;
+  // `nft list ruleset` of the router (its counters).
+  std::string router_ruleset() const;
+
+ private:
+  void in(const std::string& ns, const std::vector<std::string>& argv) const;
+  std::string router_ns_;
+  std::string host_ns_;
+  std::string veth_root_;
+  std::string veth_router_;  // the router's end toward the root namespace
+  std::string root_address_;
+  std::string router_address_;  // on the root link
+  std::string host_address_;
+};
+
 // An address in 198.19.0.0/16 with an `unreachable` route in the root namespace: connect()
 // fails at once with EHOSTUNREACH, like an ICMP host-unreachable would. Removed on
 // destruction.

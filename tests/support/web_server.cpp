@@ -14,6 +14,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <mutex>
 
+#include "tests/support/netns.hpp"
+
 namespace reachprobe::test {
 
 namespace asio = boost::asio;
@@ -29,6 +31,7 @@ struct TestWebServer::Server {
   std::map<std::string, WebReply> replies;
   std::vector<WebRequest> received;
   int handshakes = 0;
+  int accepted = 0;
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
@@ -37,6 +40,10 @@ struct TestWebServer::Server {
           co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;
+      {
+        std::lock_guard lock(mutex);
+        ++accepted;
+      }
       if (tls) {
         asio::co_spawn(io, serve_tls(std::move(socket)), asio::detached);
       } else {
@@ -104,15 +111,20 @@ struct TestWebServer::Server {
   }
 };
 
-TestWebServer::TestWebServer(std::optional<TestCertificate> certificate)
+TestWebServer::TestWebServer(std::optional<TestCertificate> certificate, WebServerPlace place)
     : server_(std::make_unique<Server>()) {
   if (certificate) {
     server_->tls.emplace(asio::ssl::context::tls_server);
     server_->tls->use_certificate_chain(asio::buffer(certificate->cert_pem));
     server_->tls->use_private_key(asio::buffer(certificate->key_pem), asio::ssl::context::pem);
   }
-  tcp::endpoint where(asio::ip::make_address("127.0.0.1"), 0);
-  server_->acceptor.open(where.protocol());
+  tcp::endpoint where(asio::ip::make_address(place.address), 0);
+  {
+    // The listening socket is made in the namespace; what it accepts belongs there too.
+    std::optional<InNetns> inside;
+    if (!place.netns.empty()) inside.emplace(place.netns);
+    server_->acceptor.open(where.protocol());
+  }
   server_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   server_->acceptor.bind(where);
   server_->acceptor.listen();
@@ -134,6 +146,11 @@ void TestWebServer::set_reply(const std::string& target, WebReply reply) {
 std::vector<WebRequest> TestWebServer::requests() const {
   std::lock_guard lock(server_->mutex);
   return server_->received;
+}
+
+int TestWebServer::accepted_connections() const {
+  std::lock_guard lock(server_->mutex);
+  return server_->accepted;
 }
 
 int TestWebServer::completed_handshakes() const {

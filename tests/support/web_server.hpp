@@ -28,12 +28,20 @@ struct WebRequest {
   std::map<std::string, std::string> headers;  // lower-case names
 };
 
-// An HTTP/1.1 server on 127.0.0.1 (HTTPS when given a certificate), on a thread of its own,
-// stopped and joined by the destructor. One request per connection. Paths without a reply
-// get 200 "ok". All members are thread-safe.
+// Where a TestWebServer listens: an address, in a network namespace (`ip netns` name) or
+// in the test's own.
+struct WebServerPlace {
+  std::string address = "127.0.0.1";
+  std::string netns;
+};
+
+// An HTTP/1.1 server (HTTPS when given a certificate), on a thread of its own, stopped and
+// joined by the destructor. One request per connection. Paths without a reply get 200
+// "ok". All members are thread-safe.
 class TestWebServer {
  public:
-  explicit TestWebServer(std::optional<TestCertificate> certificate = std::nullopt);
+  explicit TestWebServer(std::optional<TestCertificate> certificate = std::nullopt,
+                         WebServerPlace place = {});
   ~TestWebServer();
   TestWebServer(const TestWebServer&) = delete;
   TestWebServer& operator=(const TestWebServer&) = delete;
@@ -42,6 +50,7 @@ class TestWebServer {
   void set_reply(const std::string& target, WebReply reply);
   std::vector<WebRequest> requests() const;
   int completed_handshakes() const;
+  int accepted_connections() const;
 
  private:
   struct Server;
