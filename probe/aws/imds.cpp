@@ -7,8 +7,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 #include "probe/core/duration_text.hpp"
 #include "probe/log/logging.hpp"
@@ -265,6 +268,19 @@ bool sg_id(std::string_view t) { return is_aws_id(t, "sg"); }
 bool subnet_id(std::string_view t) { return is_aws_id(t, "subnet"); }
 bool vpc_id(std::string_view t) { return is_aws_id(t, "vpc"); }
 
+// The identity document is JSON; only its accountId is wanted.
+std::optional<std::string> account_in_document(const std::string& document) {
+  try {
+    std::istringstream in(document);
+    boost::property_tree::ptree tree;
+    boost::property_tree::read_json(in, tree);
+    auto account = tree.get_optional<std::string>("accountId");
+    if (account && is_account_id(*account)) return *account;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 asio::awaitable<NodeFacts> ImdsClient::node_facts() {
@@ -322,6 +338,24 @@ asio::awaitable<NodeFacts> ImdsClient::node_facts() {
   if (auto v = co_await read_list(*this, cidrs_path, is_ipv4_cidr, "VPC CIDR blocks", facts)) {
     facts.vpc_cidrs = std::move(*v);
   }
+  const std::string subnet_cidr_path = interface + "/subnet-ipv4-cidr-block";
+  if (auto v =
+          co_await read_value(*this, subnet_cidr_path, is_ipv4_cidr, "subnet CIDR block", facts)) {
+    facts.subnet_cidr = *v;
+  }
+  if (stop()) co_return facts;
+  const std::string document_path = "/latest/dynamic/instance-identity/document";
+  auto document = co_await get(document_path);
+  if (document.body) {
+    if (auto account = account_in_document(*document.body)) {
+      facts.account_id = *account;
+    } else {
+      facts.problems.push_back(fmt::format("account id: GET {} answered {}, which has no accountId",
+                                           document_path, excerpt(*document.body)));
+    }
+  } else if (problem_.empty()) {
+    facts.problems.push_back(fmt::format("account id: {}", document.error));
+  }
   stop();
   co_return facts;
 }
@@ -374,6 +408,8 @@ NodeFacts read_node_facts(asio::io_context& io, const config::EnvLookup& env, Im
                 {"subnet_id", facts.subnet_id},
                 {"vpc_id", facts.vpc_id},
                 {"vpc_cidrs", cidrs},
+                {"subnet_cidr", facts.subnet_cidr},
+                {"account_id", facts.account_id},
                 {"security_groups", groups}});
   }
   return facts;

@@ -156,7 +156,27 @@ bool is_mac(std::string_view text) {
   return true;
 }
 
+bool is_account_id(std::string_view text) {
+  return text.size() == 12 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 bool is_ipv4_cidr(std::string_view text) { return parse_cidr(text).has_value(); }
+
+int ipv4_prefix_length(std::string_view cidr) {
+  auto block = parse_cidr(cidr);
+  return block ? block->second : -1;
+}
+
+std::string ipv4_network(std::string_view ipv4, int prefix_length) {
+  auto address = parse_ipv4(ipv4);
+  if (!address || prefix_length < 0 || prefix_length > 32) return {};
+  const std::uint32_t mask = prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length);
+  in_addr a{htonl(*address & mask)};
+  char text[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, text, sizeof text);
+  return std::string(text) + "/" + std::to_string(prefix_length);
+}
 
 bool ipv4_in_cidr(std::string_view ipv4, std::string_view cidr) {
   auto address = parse_ipv4(ipv4);

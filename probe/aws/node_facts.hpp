@@ -19,9 +19,15 @@ struct NodeFacts {
   std::string instance_id;
   std::string mac;  // of the primary interface, which the rest is about
   std::string subnet_id;
+  // The subnet's IPv4 CIDR block: traffic inside it crosses no network ACL and no route
+  // table, which is how `check --remediation` tells a NACL-shaped failure from others.
+  std::string subnet_cidr;
   std::string vpc_id;
   std::vector<std::string> vpc_cidrs;  // IPv4 CIDR blocks of the VPC, e.g. 10.0.0.0/16
   std::vector<SecurityGroup> security_groups;
+  // The instance's AWS account (the identity document's accountId): the ECR registry name
+  // ACCOUNT.dkr.ecr.REGION.amazonaws.com.
+  std::string account_id;
   // Why a fact is missing, one line each, for the log.
   std::vector<std::string> problems;
 
@@ -58,8 +64,13 @@ bool is_region(std::string_view text);
 bool is_availability_zone(std::string_view text);
 bool is_aws_id(std::string_view text, std::string_view prefix);  // "i", "sg", "subnet", "vpc"
 bool is_mac(std::string_view text);
+bool is_account_id(std::string_view text);  // 12 digits
 bool is_ipv4_cidr(std::string_view text);
 // Whether `ipv4` is inside `cidr` (both valid, else false).
 bool ipv4_in_cidr(std::string_view ipv4, std::string_view cidr);
+// The prefix length of a valid IPv4 CIDR, else -1.
+int ipv4_prefix_length(std::string_view cidr);
+// "10.0.64.0/19" for ("10.0.77.5", 19); empty if `ipv4` is no IPv4 address.
+std::string ipv4_network(std::string_view ipv4, int prefix_length);
 
 }  // namespace reachprobe::aws

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "probe/check/location_hints.hpp"
 #include "probe/core/node_name.hpp"
 #include "probe/core/url.hpp"
 #include "probe/probers/tls_reasons.hpp"
@@ -293,6 +294,7 @@ namespace {
 
 std::string known_cause(const Endpoint& endpoint, const ProbeResult& result,
                         const aws::NodeFacts* facts) {
+  if (auto located = location_hint(endpoint, result, facts); located.applies) return located.text;
   if (endpoint.type() == ProbeType::Inbound || endpoint.type() == ProbeType::Kubelet) {
     return inbound_hint(endpoint, result, facts);
   }

@@ -6,6 +6,7 @@
 #include <map>
 #include <tuple>
 
+#include "probe/check/location_hints.hpp"
 #include "probe/core/url.hpp"
 #include "probe/log/logging.hpp"
 
@@ -367,9 +368,23 @@ std::string facts_comment(const RemediationPlan& plan, std::string_view prefix) 
   return out;
 }
 
+// The NACL/routing-shaped findings: what was seen, and the lookups (commands, not rules).
+std::string network_path_comment(const RemediationPlan& plan, std::string_view prefix) {
+  std::string out;
+  for (const auto& f : plan.network_paths) {
+    out += fmt::format("\n{}network path: {} (NACL or route shaped; no security-group rule)\n",
+                       prefix, f.subnet);
+    out += comment(f.why, prefix);
+    out += fmt::format("{}lookups:\n", prefix);
+    for (const auto& lookup : f.lookups) out += fmt::format("{}  {}\n", prefix, lookup);
+  }
+  return out;
+}
+
 std::string skipped_comment(const RemediationPlan& plan, std::string_view prefix) {
   if (plan.skipped.empty()) return {};
-  std::string out = fmt::format("\n{}No rule for these failures:\n", prefix);
+  std::string out = network_path_comment(plan, prefix);
+  out += fmt::format("\n{}No rule for these failures:\n", prefix);
   for (const auto& s : plan.skipped) {
     out += comment(fmt::format("- {} {} {}: {}", s.endpoint.target, s.endpoint.endpoint,
                                s.endpoint.result, s.why),
@@ -427,12 +442,34 @@ RemediationPlan plan_remediation(const std::vector<CheckRow>& rows, const aws::N
   }
   // (kind, port, CIDRs) -> index in plan.rules: one rule however many endpoints need it.
   std::map<std::tuple<RuleKind, std::uint16_t, std::vector<std::string>>, std::size_t> index;
+  plan.network_paths = find_network_paths(rows, facts);
+  std::map<std::size_t, std::string> network_path_rows;  // row index -> the subnet
+  for (const auto& finding : plan.network_paths) {
+    for (auto i : finding.rows) network_path_rows.emplace(i, finding.subnet);
+  }
   for (const auto& row : rows) {
     if (row.result.ok()) continue;
     const std::uint16_t port = port_of(row);
     RemediationEndpoint endpoint{row.endpoint.target_name(), row.endpoint.label,
                                  std::string(to_string(row.result.outcome))};
     if (row.endpoint.consumers) endpoint.consumers = describe_consumers(*row.endpoint.consumers);
+    if (auto it = network_path_rows.find(static_cast<std::size_t>(&row - rows.data()));
+        it != network_path_rows.end()) {
+      plan.skipped.push_back(
+          {std::move(endpoint),
+           fmt::format("every TCP connection toward {} failed while the same ports connect to "
+                       "other subnets: a network ACL or route, not a rule on this node's "
+                       "security group (see \"network path\" below)",
+                       it->second)});
+      continue;
+    }
+    // An AWS service or the cluster endpoint outside the VPC: a route, an endpoint or the
+    // endpoint's access CIDRs, not a rule on the node or cluster group.
+    if (auto located = location_hint(row.endpoint, row.result, facts);
+        located.applies && !located.node_or_cluster_group_fix) {
+      plan.skipped.push_back({std::move(endpoint), std::move(located.text)});
+      continue;
+    }
     if (auto why = why_no_rule(row, port); !why.empty()) {
       plan.skipped.push_back({std::move(endpoint), std::move(why)});
       continue;
@@ -650,6 +687,24 @@ std::string render_remediation_json(const RemediationPlan& plan) {
         fmt::format("{}{{\"target\": {}, \"endpoint\": {}, \"result\": {}, \"why\": {}}}",
                     i ? ", " : "", json_string(s.endpoint.target), json_string(s.endpoint.endpoint),
                     json_string(s.endpoint.result), json_string(s.why));
+  }
+  out += "], \"network_paths\": [";
+  for (std::size_t i = 0; i < plan.network_paths.size(); ++i) {
+    const auto& f = plan.network_paths[i];
+    std::vector<std::string> ports, elsewhere;
+    for (auto p : f.ports) ports.push_back(std::to_string(p));
+    for (auto p : f.ports_working_elsewhere) elsewhere.push_back(std::to_string(p));
+    const auto numbers = [](const std::vector<std::string>& items) {
+      std::string list = "[";
+      for (std::size_t j = 0; j < items.size(); ++j) list += (j ? ", " : "") + items[j];
+      return list + "]";
+    };
+    out += fmt::format(
+        "{}{{\"subnet\": {}, \"addresses\": {}, \"ports\": {}, \"ports_working_elsewhere\": "
+        "{}, \"working_examples\": {}, \"why\": {}, \"lookups\": {}}}",
+        i ? ", " : "", json_string(f.subnet), json_list(f.addresses), numbers(ports),
+        numbers(elsewhere), json_list(f.working_examples), json_string(f.why),
+        json_list(f.lookups));
   }
   return out + "]}";
 }

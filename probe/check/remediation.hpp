@@ -6,6 +6,7 @@
 
 #include "probe/aws/node_facts.hpp"
 #include "probe/check/check.hpp"
+#include "probe/check/network_path.hpp"
 
 namespace reachprobe {
 
@@ -54,6 +55,9 @@ struct RemediationSkip {
 struct RemediationPlan {
   std::vector<RemediationRule> rules;
   std::vector<RemediationSkip> skipped;
+  // Failures toward a subnet that the same ports reach elsewhere: no security-group rule,
+  // the ACL and route lookups instead (their endpoints are in `skipped` too).
+  std::vector<NetworkPathFinding> network_paths;
   // From IMDS; empty when unknown, and the renderings then say what to look for.
   std::string region;
   std::string instance_id;

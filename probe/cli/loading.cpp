@@ -13,8 +13,10 @@ namespace reachprobe::cli {
 config::EnvLookup env_with_imds_region(const aws::NodeFacts* facts) {
   return [facts, env = config::system_env()](std::string_view name) -> std::optional<std::string> {
     auto value = env(name);
-    if (value || name != "AWS_REGION" || facts == nullptr || facts->region.empty()) return value;
-    return facts->region;
+    if (value || facts == nullptr) return value;
+    if (name == "AWS_REGION" && !facts->region.empty()) return facts->region;
+    if (name == "AWS_ACCOUNT_ID" && !facts->account_id.empty()) return facts->account_id;
+    return value;
   };
 }
 

@@ -28,10 +28,12 @@ struct LoadOutcome {
 using NodeFactsSource = std::function<const aws::NodeFacts*()>;
 
 // Loads and validates `path` (empty: the built-in config/local.yaml). For a config that
-// asks for IMDS, ${AWS_REGION} is the environment's, else the IMDS region (from `facts`).
+// asks for IMDS, ${AWS_REGION} is the environment's, else the IMDS region (from `facts`);
+// the same for ${AWS_ACCOUNT_ID} and the account.
 LoadOutcome load_config(const std::string& path, const NodeFactsSource& facts = {});
 
-// The environment, with AWS_REGION falling back to `facts`' region when it is unset.
+// The environment, with AWS_REGION and AWS_ACCOUNT_ID falling back to `facts`' region and
+// account when they are unset.
 config::EnvLookup env_with_imds_region(const aws::NodeFacts* facts);
 
 // The c-ares settings for a config: its servers, and a retry policy that fits its timeouts.

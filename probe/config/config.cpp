@@ -20,6 +20,8 @@
 #include "probe/config/env_expand.hpp"
 #include "probe/config/inbound_discover.hpp"
 #include "probe/core/series_labels.hpp"
+#include "probe/config/kubeconfig.hpp"
+#include "probe/config/private_endpoints.hpp"
 #include "probe/core/url.hpp"
 
 namespace reachprobe::config {
@@ -243,7 +245,7 @@ constexpr std::string_view kTopLevelKeys[] = {
     "aws",      "vantage"};
 constexpr std::string_view kVantages[] = {"node", "pod"};
 constexpr std::string_view kExpectations[] = {"open", "closed"};
-constexpr std::string_view kAwsKeys[] = {"imds"};
+constexpr std::string_view kAwsKeys[] = {"imds", "private_endpoints"};
 constexpr std::string_view kDnsKeys[] = {"servers"};
 constexpr std::string_view kKubernetesKeys[] = {"api_server", "token_file", "ca_file",
                                                 "namespace",  "pod_name",   "pod_ip"};
@@ -256,6 +258,8 @@ constexpr std::string_view kTargetKeys[] = {
     "name", "type", "labels", "interval", "timeout", "hint", "expect",
     // tcp, tls, inbound
     "hosts", "ports",
+    // tcp
+    "kubeconfig_server",
     // tcp, tls, dns (a map); inbound (webhooks)
     "discover", "exclude_self",
     // dns
@@ -270,7 +274,8 @@ std::vector<std::string_view> target_keys_of(ProbeType type) {
                                         "timeout", "hint", "expect"};
   switch (type) {
     case ProbeType::Tcp:
-      keys.insert(keys.end(), {"hosts", "ports", "discover", "exclude_self", "max_connect"});
+      keys.insert(keys.end(), {"hosts", "ports", "discover", "exclude_self", "max_connect",
+                               "kubeconfig_server"});
       break;
     case ProbeType::Tls:
       keys.insert(keys.end(), {"hosts", "ports", "tls", "discover", "exclude_self", "max_connect"});
@@ -680,12 +685,12 @@ class Loader {
     if (const Entry* aws = find(fields, "aws")) parse_aws(*aws, config.aws);
 
     const Entry* targets = find(fields, "targets");
+    // Which line each name was first used on, for duplicate errors.
+    std::map<std::string, int> name_lines;
     if (!targets) {
       fail(at(root), "the config has no 'targets'");
     } else if (expect_list(*targets)) {
       if (targets->value.size() == 0) fail(at(*targets), "'targets' must not be empty");
-      // Which line each name was first used on, for duplicate errors.
-      std::map<std::string, int> name_lines;
       for (const YAML::Node& node : targets->value) {
         if (auto target = parse_target(node, config, name_lines)) {
           target->vantage = config.vantage;
@@ -693,6 +698,7 @@ class Loader {
         }
       }
     }
+    add_private_endpoint_targets(config, name_lines);
     check_kubernetes_needs(config);
     // The API server dials the pod IP: it is the address of these endpoints.
     for (auto& t : config.targets) {
@@ -728,6 +734,95 @@ class Loader {
     if (const Entry* imds = find(fields, "imds")) {
       if (auto value = boolean(*imds)) aws.imds = *value;
     }
+    if (const Entry* entry = find(fields, "private_endpoints")) parse_private_endpoints(*entry);
+  }
+
+  // private_endpoints: true | false | [SERVICE, ...] (true: every one of
+  // kPrivateEndpointServices).
+  void parse_private_endpoints(const Entry& entry) {
+    private_endpoints_position_ = at(entry.key_node);
+    if (entry.value.IsSequence()) {
+      for (const YAML::Node& item : entry.value) {
+        auto service = text_item(item, entry);
+        if (!service) continue;
+        if (!is_private_endpoint_service(*service)) {
+          fail(at(item), "unknown service " + quote(*service) + " in 'private_endpoints' (one of " +
+                             join(kPrivateEndpointServices) + ")" +
+                             suggestion(*service, kPrivateEndpointServices));
+        } else if (std::find(private_endpoints_.begin(), private_endpoints_.end(), *service) !=
+                   private_endpoints_.end()) {
+          fail(at(item), "duplicate service " + quote(*service));
+        } else {
+          private_endpoints_.push_back(std::move(*service));
+        }
+      }
+      if (entry.value.size() == 0) fail(at(entry), "'private_endpoints' must not be empty");
+      return;
+    }
+    auto value = text(entry);
+    if (!value) return;
+    const std::string lower = to_lower(*value);
+    if (lower == "true") {
+      private_endpoints_.assign(std::begin(kPrivateEndpointServices),
+                                std::end(kPrivateEndpointServices));
+    } else if (lower != "false") {
+      fail(at(entry), "'private_endpoints' must be true, false or a list of services (" +
+                          join(kPrivateEndpointServices) + "), not " + quote(*value));
+    }
+  }
+
+  void add_private_endpoint_targets(Config& config, std::map<std::string, int>& name_lines) {
+    if (private_endpoints_.empty()) return;
+    const Position where = private_endpoints_position_;
+    Target defaults;
+    defaults.interval = config.interval;
+    defaults.timeout = config.timeout;
+    defaults.position = {path_, where.line, where.column};
+    // A failed ${AWS_REGION} lookup is no error here: the message below says what to set.
+    const std::string region = env_("AWS_REGION").value_or("");
+    const std::string account = env_("AWS_ACCOUNT_ID").value_or("");
+    auto made = private_endpoint_targets(private_endpoints_, region, account, defaults);
+    if (auto* problem = std::get_if<std::string>(&made)) {
+      fail(where, *problem);
+      return;
+    }
+    for (auto& t : std::get<std::vector<Target>>(made)) {
+      if (auto [first, inserted] = name_lines.emplace(t.name, where.line); !inserted) {
+        fail(where, "'private_endpoints' adds target " + quote(t.name) +
+                        ", and a target of that name is at line " + std::to_string(first->second));
+        continue;
+      }
+      config.targets.push_back(std::move(t));
+    }
+  }
+
+  // kubeconfig_server: PATH | [PATH, ...]: the host and port of the API server named in the
+  // first of these kubeconfig files that exists (the node's kubelet kubeconfig).
+  void parse_kubeconfig_server(const Entry& entry, Target& target) {
+    std::vector<std::string> paths;
+    if (entry.value.IsSequence()) {
+      if (entry.value.size() == 0) fail(at(entry), "'kubeconfig_server' must not be empty");
+      for (const YAML::Node& item : entry.value) {
+        if (auto path = text_item(item, entry)) paths.push_back(std::move(*path));
+      }
+    } else if (auto path = non_empty_text(entry)) {
+      paths.push_back(std::move(*path));
+    }
+    if (paths.empty()) return;
+    auto server = read_kubeconfig_server(paths);
+    if (auto* problem = std::get_if<std::string>(&server)) {
+      fail(at(entry), "'kubeconfig_server': " + *problem);
+      return;
+    }
+    auto& found = std::get<KubeconfigServer>(server);
+    if (auto problem = host_problem(found.host)) {
+      fail(at(entry), "'kubeconfig_server': the server of " + found.path + ": " + *problem);
+      return;
+    }
+    target.hosts = {found.host};
+    if (target.ports.empty()) target.ports = {found.port};
+    target.cluster_endpoint = true;
+    target.kubeconfig = found.path;
   }
 
   void parse_kubernetes(const Entry& entry, KubernetesSettings& kubernetes) {
@@ -975,7 +1070,17 @@ class Loader {
       switch (*type) {
         case ProbeType::Tcp:
         case ProbeType::Tls:
-          if (const Entry* discover = find(fields, "discover")) {
+          if (const Entry* kubeconfig = find(fields, "kubeconfig_server")) {
+            for (std::string_view other : {"hosts", "discover"}) {
+              if (const Entry* e = find(fields, other)) {
+                fail(at(e->key_node), quote(other) +
+                                          " and 'kubeconfig_server' exclude each other: the "
+                                          "host is the kubeconfig's server");
+              }
+            }
+            if (const Entry* ports = find(fields, "ports")) parse_ports(*ports, target);
+            parse_kubeconfig_server(*kubeconfig, target);
+          } else if (const Entry* discover = find(fields, "discover")) {
             parse_discover(*discover, target);
             if (const Entry* hosts = find(fields, "hosts")) {
               fail(at(hosts->key_node),
@@ -1336,6 +1441,8 @@ class Loader {
   std::optional<Position> pod_name_position_;
   std::map<std::uint16_t, std::string> inbound_port_owners_;  // port -> target name
   std::string webhook_target_;  // the inbound target with `discover: webhooks`
+  std::vector<std::string> private_endpoints_;                // aws.private_endpoints' services
+  Position private_endpoints_position_;
 };
 
 }  // namespace

@@ -138,6 +138,14 @@ struct Target {
   // tls, http
   std::optional<TlsOptions> tls;
 
+  // tcp, tls: the failure hint depends on where the host resolved, inside the VPC's CIDRs
+  // or outside. `aws_service`: an AWS API a node without NAT reaches through a VPC endpoint
+  // ("ecr.api", "ecr.dkr", "s3", "ec2", "eks", "sts"); `cluster_endpoint`: the API server
+  // name the kubelet uses, read from `kubeconfig` (the node's kubelet kubeconfig).
+  std::string aws_service;
+  bool cluster_endpoint = false;
+  std::string kubeconfig;
+
   // http
   std::string url;
   std::string method = "GET";

@@ -69,6 +69,8 @@ TEST_F(ImdsClientTest, ReadsEveryFactOfThePrimaryInterfaceWithOneToken) {
   EXPECT_EQ(facts.subnet_id, "subnet-0aa11bb22cc33dd44");
   EXPECT_EQ(facts.vpc_id, "vpc-0123abcd4567ef890");
   EXPECT_EQ(facts.vpc_cidrs, std::vector<std::string>{"198.18.0.0/15"});
+  EXPECT_EQ(facts.subnet_cidr, "198.18.0.0/15");
+  EXPECT_EQ(facts.account_id, "123456789012");
   ASSERT_EQ(facts.security_groups.size(), 2u);
   EXPECT_EQ(facts.security_groups[0].id, "sg-0a1b2c3d4e5f60718");
   EXPECT_EQ(facts.security_groups[0].name, "demo-node-20261130");
@@ -77,7 +79,7 @@ TEST_F(ImdsClientTest, ReadsEveryFactOfThePrimaryInterfaceWithOneToken) {
   ASSERT_NE(facts.cluster_security_group(), nullptr);
   EXPECT_EQ(facts.cluster_security_group()->id, "sg-0fedcba9876543210");
   EXPECT_EQ(imds.token_requests(), 1u);
-  EXPECT_EQ(imds.get_requests(), 9u);
+  EXPECT_EQ(imds.get_requests(), 11u);
   EXPECT_EQ(imds.unauthorized_gets(), 0u);  // every GET carried the token
 }
 

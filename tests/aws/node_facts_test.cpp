@@ -116,5 +116,17 @@ TEST(NodeFacts, OneCandidateIsNoChoice) {
   EXPECT_TRUE(choice.others.empty());
 }
 
+TEST(NodeFacts, TheNetworkOfAnAddressAtAPrefixLength) {
+  EXPECT_EQ(ipv4_network("10.0.77.5", 19), "10.0.64.0/19");
+  EXPECT_EQ(ipv4_network("10.0.77.5", 32), "10.0.77.5/32");
+  EXPECT_EQ(ipv4_network("10.0.77.5", 0), "0.0.0.0/0");
+  EXPECT_EQ(ipv4_network("fd00::1", 64), "");
+  EXPECT_EQ(ipv4_prefix_length("10.0.0.0/20"), 20);
+  EXPECT_EQ(ipv4_prefix_length("10.0.0.0"), -1);
+  EXPECT_TRUE(is_account_id("123456789012"));
+  EXPECT_FALSE(is_account_id("12345678901"));
+  EXPECT_FALSE(is_account_id("12345678901a"));
+}
+
 }  // namespace
 }  // namespace reachprobe::aws

@@ -55,7 +55,12 @@ struct FakeImds::Server {
             {interface + "/security-groups", names},
             {interface + "/subnet-id", options.subnet_id},
             {interface + "/vpc-id", options.vpc_id},
-            {interface + "/vpc-ipv4-cidr-blocks", cidrs}};
+            {interface + "/vpc-ipv4-cidr-blocks", cidrs},
+            {interface + "/subnet-ipv4-cidr-block", options.subnet_cidr},
+            {"/latest/dynamic/instance-identity/document",
+             "{\n  \"accountId\" : \"" + options.account_id +
+                 "\",\n  \"architecture\" : \"x86_64\",\n  \"region\" : \"" + options.region +
+                 "\"\n}"}};
   }
 
   asio::awaitable<void> accept_loop() {

@@ -25,6 +25,10 @@ struct FakeImdsOptions {
   std::string subnet_id = "subnet-0aa11bb22cc33dd44";
   std::string vpc_id = "vpc-0123abcd4567ef890";
   std::vector<std::string> vpc_cidrs = {"198.18.0.0/15"};
+  // The node's subnet: by default the whole VPC, so every test address is in it (no
+  // NACL-shaped diagnosis unless a test asks for smaller subnets).
+  std::string subnet_cidr = "198.18.0.0/15";
+  std::string account_id = "123456789012";
 
   int put_status = 200;                    // 401/403: IMDS refusing tokens
   std::chrono::milliseconds put_delay{0};  // beyond the client's 1 s: a hop limit of 1

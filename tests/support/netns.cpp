@@ -145,9 +145,13 @@ ListenerInHost::ListenerInHost(const TestHost& host, std::uint16_t port) {
       sa.sin_family = AF_INET;
       sa.sin_port = htons(port);
       inet_pton(AF_INET, address.c_str(), &sa.sin_addr);
+      socklen_t length = sizeof sa;
       if (bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-          listen(listener, 64) != 0) {
+          listen(listener, 64) != 0 ||
+          getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &length) != 0) {
         error = "bind/listen: " + std::string(strerror(errno));
+      } else {
+        port_ = ntohs(sa.sin_port);
       }
     }
     if (ns >= 0) close(ns);

@@ -120,11 +120,15 @@ class ListenerInHost {
   ListenerInHost(const ListenerInHost&) = delete;
   ListenerInHost& operator=(const ListenerInHost&) = delete;
   int accepted() const { return accepted_.load(); }
+  // The port it listens on: the one given, or the one the kernel chose for port 0 (a new
+  // namespace has all ports free, so tests reuse it in their other hosts).
+  std::uint16_t port() const { return port_.load(); }
 
  private:
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
+  std::atomic<std::uint16_t> port_{0};
   int ready_fd_[2] = {-1, -1};
 };
 

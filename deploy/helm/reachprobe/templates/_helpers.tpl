@@ -73,6 +73,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- $text = trimSuffix "\n" $text -}}
 {{- $text }}
+{{- if .Values.clusterEndpoint.enabled }}
+  # clusterEndpoint (Helm values): the kubelet's path to the API server, the server of its
+  # kubeconfig (mounted from the node).
+  - name: apiserver-endpoint
+    type: tcp
+    kubeconfig_server: {{ include "reachprobe.kubeletKubeconfigMount" . }}
+    labels: {group: control-plane}
+{{- end }}
 {{- with .Values.extraTargets }}
 {{- $afterTargets := regexFind "(?ms)^targets:\n.*" $text | trimPrefix "targets:\n" }}
 {{- if regexMatch `(?m)^[^\s#]` $afterTargets }}
@@ -81,4 +89,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   # extraTargets (Helm values)
 {{ toYaml . | indent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/* Where the node's kubelet kubeconfig is mounted in the container. */}}
+{{- define "reachprobe.kubeletKubeconfigMount" -}}
+/host/kubelet/kubeconfig
 {{- end -}}
