@@ -151,13 +151,17 @@ TEST(LocationHints, AnAwsServiceOutsideTheVpcGetsNoSecurityGroupRule) {
   EXPECT_TRUE(has(plan.skipped[0].why, "no interface endpoint")) << plan.skipped[0].why;
 }
 
-TEST(LocationHints, ATargetsOwnHintStillWins) {
+// A target's own hint adds to where the name resolves, never hides it.
+TEST(LocationHints, ATargetsOwnHintAddsToTheLocation) {
   const auto f = facts();
   auto r = service_row("ecr.api", "api.ecr.eu-west-1.amazonaws.com", "10.0.20.7");
   auto t = std::make_shared<Target>(*r.endpoint.target);
   t->hint = "ask the platform team";
   r.endpoint.target = t;
-  EXPECT_EQ(hint_for(r.endpoint, r.result, &f), "ask the platform team");
+  const auto h = hint_for(r.endpoint, r.result, &f);
+  EXPECT_TRUE(h.starts_with("api.ecr.eu-west-1.amazonaws.com resolves to 10.0.20.7, inside the VPC"))
+      << h;
+  EXPECT_TRUE(h.ends_with(". " + t->name + ": ask the platform team")) << h;
 }
 
 }  // namespace

@@ -488,7 +488,8 @@ TEST_F(BinaryTest, AbusiveClientsNeitherSilenceMetricsNorDelayProbes) {
       << daemon.stderr_text();
 
   const auto lag_le = [](double bound) {
-    return "reachprobe_scheduler_lag_seconds_bucket{le=\"" + std::to_string(bound) + "\"}";
+    return "reachprobe_scheduler_lag_seconds_bucket{vantage=\"node\",le=\"" +
+           std::to_string(bound) + "\"}";
   };
   const auto skipped = [](const std::map<std::string, double>& m) {
     double sum = 0;
@@ -564,7 +565,7 @@ TEST_F(BinaryTest, AbusiveClientsNeitherSilenceMetricsNorDelayProbes) {
   EXPECT_GE(scrapes, 3);
   EXPECT_TRUE(failed_scrapes.empty()) << failed_scrapes.size() << " of " << scrapes
                                       << " scrapes failed, first: " << failed_scrapes.front();
-  const auto count = "reachprobe_scheduler_lag_seconds_count";
+  const auto count = "reachprobe_scheduler_lag_seconds_count{vantage=\"node\"}";
   const double probes = after.at(count) - before.at(count);
   const double on_time = after.at(lag_le(0.05)) - before.at(lag_le(0.05));
   // 20 endpoints every 200 ms: about 300 probes in the window and the scrapes around it.

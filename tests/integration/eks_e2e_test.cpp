@@ -844,7 +844,9 @@ struct DaemonSetContainer {
 DaemonSetContainer daemonset_container(const std::string& rendered) {
   YAML::Node pod;
   for (const auto& doc : YAML::LoadAll(rendered)) {
-    if (doc.IsMap() && doc["kind"].as<std::string>() == "DaemonSet") {
+    // The node's DaemonSet (the pod vantage's runs in the pod network).
+    if (doc.IsMap() && doc["kind"].as<std::string>() == "DaemonSet" &&
+        doc["metadata"]["name"].as<std::string>() == "reachprobe") {
       pod = doc["spec"]["template"]["spec"];
     }
   }

@@ -514,7 +514,7 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
             }
           }
         }
-        return n == 13 && unhealthy.empty();
+        return n == 15 && unhealthy.empty();
       },
       20s, 250ms);
   EXPECT_TRUE(healthy) << unhealthy;
@@ -544,7 +544,15 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
             continue;
           }
           const auto n = r->get_child("data.result").size();
-          if (n >= 1) {
+          // This proof runs the node vantage only and no `expect: closed` target: these
+          // panels must parse and run here; their data is the pod vantage e2e's.
+          const bool needs_pod_vantage =
+              q.where.find("'Node vantage vs pod vantage") != std::string::npos ||
+              q.where.find("'Paths that must be closed and are open'") != std::string::npos;
+          if (n == 0 && needs_pod_vantage) {
+            std::cout << "[proof] parses, no pod vantage here  " << q.where << "\n";
+            pending.erase(q.where);
+          } else if (n >= 1) {
             std::cout << "[proof] " << n << " series  " << q.where << "\n";
             pending.erase(q.where);
           } else {

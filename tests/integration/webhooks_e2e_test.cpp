@@ -299,7 +299,7 @@ TEST_F(WebhooksE2eTest, AWebhookAddedWhileTheDaemonRunsIsProbedWithinTwoInterval
   const auto started = sample(last, "process_start_time_seconds");
   EXPECT_NE(last.find("reachprobe_inbound_consumer_info{consumer=\"istio-sidecar-injector\","
                       "consumer_kind=\"MutatingWebhookConfiguration\",dst=\"" +
-                      node() + ":15017\",target=\"webhook-inbound\"} 1"),
+                      node() + ":15017\",target=\"webhook-inbound\",vantage=\"node\"} 1"),
             std::string::npos)
       << last;
 
