@@ -24,6 +24,22 @@ std::string node_group(const aws::NodeFacts* facts) {
   return group ? "the node security group " + group->id : std::string("the node security group");
 }
 
+// What `subject` resolving to `address` means: the inside or the outside reading, or both
+// when the VPC's CIDRs are not known.
+std::string by_location(const std::string& subject, const std::string& address,
+                        const LocationHint& where, const aws::NodeFacts* facts,
+                        const std::string& inside, const std::string& outside) {
+  if (!where.known) {
+    return fmt::format(
+        "{} resolves to {}, and whether that is inside the VPC is not known here (no VPC "
+        "CIDRs: `aws: {{imds: true}}`). Inside the VPC, {}. Outside, {}",
+        subject, address.empty() ? "an address" : address, inside, outside);
+  }
+  return fmt::format("{} resolves to {}, {} the VPC ({}): {}", subject, address,
+                     where.inside_vpc ? "inside" : "outside", joined(facts->vpc_cidrs),
+                     where.inside_vpc ? inside : outside);
+}
+
 std::string service_hint(const std::string& host, const std::string& service,
                          const std::string& address, const LocationHint& where,
                          const aws::NodeFacts* facts) {
@@ -53,15 +69,7 @@ std::string service_hint(const std::string& host, const std::string& service,
                "a security group allowing TCP 443 from the nodes, or turn on private DNS on the "
                "one that exists",
                service, endpoint_groups);
-  if (!where.known) {
-    return fmt::format(
-        "{} resolves to {}, and whether that is inside the VPC is not known here (no VPC "
-        "CIDRs: `aws: {{imds: true}}`). Inside the VPC, {}. Outside, {}",
-        host, address.empty() ? "an address" : address, inside, outside);
-  }
-  return fmt::format("{} resolves to {}, {} the VPC ({}): {}", host, address,
-                     where.inside_vpc ? "inside" : "outside", joined(facts->vpc_cidrs),
-                     where.inside_vpc ? inside : outside);
+  return by_location(host, address, where, facts, inside, outside);
 }
 
 std::string cluster_endpoint_hint(const Endpoint& endpoint, const std::string& address,
@@ -82,15 +90,7 @@ std::string cluster_endpoint_hint(const Endpoint& endpoint, const std::string& a
       "endpointPrivateAccess=true`; terraform-aws-modules/eks: cluster_endpoint_private_access, "
       "cluster_endpoint_public_access_cidrs). Pods still reach the API server by its ClusterIP "
       "while this fails, and the node goes NotReady";
-  if (!where.known) {
-    return fmt::format(
-        "{} resolves to {}, and whether that is inside the VPC is not known here (no VPC "
-        "CIDRs: `aws: {{imds: true}}`). Inside the VPC, {}. Outside, {}",
-        what, address.empty() ? "an address" : address, inside, outside);
-  }
-  return fmt::format("{} resolves to {}, {} the VPC ({}): {}", what, address,
-                     where.inside_vpc ? "inside" : "outside", joined(facts->vpc_cidrs),
-                     where.inside_vpc ? inside : outside);
+  return by_location(what, address, where, facts, inside, outside);
 }
 
 }  // namespace
