@@ -35,6 +35,19 @@ asio::awaitable<void> probe_once(Prober& prober, CheckRow& row, std::size_t& rem
   if (--remaining == 0) io.stop();
 }
 
+// What the probe proved beyond its result word (probe/core/finding.hpp), for scripts that
+// must not parse the message; null when it proved nothing more.
+std::string finding_json(Finding finding) {
+  switch (finding) {
+    case Finding::None: return "null";
+    case Finding::NoReadyEndpoints: return "\"no_ready_endpoints\"";
+    case Finding::MtuBlackHole: return "\"mtu_black_hole\"";
+    case Finding::ControlPlaneCannotRoute: return "\"control_plane_cannot_route\"";
+    case Finding::NoResponseHeaders: return "\"no_response_headers\"";
+  }
+  return "null";
+}
+
 std::string fit(std::string_view text, std::size_t width) {
   if (text.size() <= width) return std::string(text);
   if (width <= 1) return std::string(text.substr(0, width));
@@ -205,6 +218,7 @@ std::string format_check_json(const std::vector<CheckRow>& rows, std::string_vie
           cut->addresses, cut->connected, cut->default_bound ? "default" : "max_connect");
     }
     out += ", \"message\": " + json_string(r.result.message);
+    out += ", \"finding\": " + finding_json(r.result.finding);
     out += ", \"hint\": " + json_string(r.hint);
     out += "}";
   }

@@ -19,7 +19,7 @@ namespace reachprobe {
 // Slots fall on multiples of this within an interval. Endpoints whose slots coincide share
 // the event loop's wake-up (one epoll_wait and one timerfd_settime for all of them) and their
 // connects finish in one wake too: at 1,000 probes/s about 5 probes per wake instead of one,
-// a syscall or more per probe saved (README "Benchmarks"). Lag is still measured from the
+// a syscall or more per probe saved (docs/benchmarks.md). Lag is still measured from the
 // slot; 5 ms of a 10 s interval still spreads the endpoints evenly.
 inline constexpr Duration kSlotGrain = std::chrono::milliseconds(5);
 

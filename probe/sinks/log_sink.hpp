@@ -15,7 +15,7 @@ namespace reachprobe {
 // window. 100 per 10 s: the shipped EKS config has 84 endpoints at most (its
 // alertmanager-pods fan-out at the default bound), so even its total outage is still one
 // line per endpoint; a partition of 100,000 endpoints is 100 lines and one summary per
-// target and result every 10 s, not 100,000 lines (README, "Logs").
+// target and result every 10 s, not 100,000 lines (docs/commands.md, on logs).
 inline constexpr std::size_t kStateChangeLinesPerWindow = 100;
 inline constexpr Duration kStateChangeWindow = std::chrono::seconds(10);
 

@@ -103,6 +103,19 @@ TEST(CheckJson, AClosedPathsTimeoutIsASuccessEverywhere) {
   EXPECT_EQ(table.find("why:"), std::string::npos) << table;
 }
 
+// What the probe proved beyond its result word is a member of its own: a script tells an MTU
+// black hole from a dropped port without reading the message.
+TEST(CheckJson, FindingIsAMemberNullWhenNothingWasProved) {
+  auto rows = sample_rows();
+  rows[1].result.finding = Finding::MtuBlackHole;
+  auto json = format_check_json(rows);
+  EXPECT_NE(json.find(R"("finding": "mtu_black_hole")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("finding": null)"), std::string::npos) << json;
+  rows[1].result.finding = Finding::NoReadyEndpoints;
+  EXPECT_NE(format_check_json(rows).find(R"("finding": "no_ready_endpoints")"),
+            std::string::npos);
+}
+
 TEST(CheckJson, NullAddressWhenNothingWasContacted) {
   auto rows = sample_rows();
   rows[1].result.address.clear();
