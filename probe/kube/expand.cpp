@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,21 +14,12 @@ namespace reachprobe::kube {
 
 namespace {
 
-std::optional<std::uint16_t> as_number(const std::string& text) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(value);
-}
-
 // The ports of one object a target probes.
 std::vector<std::uint16_t> ports_for(const Target& target, const DiscoveredGroup& group) {
   std::vector<std::uint16_t> ports;
   const std::string& wanted = target.discover->port;
   if (!wanted.empty()) {
-    if (auto number = as_number(wanted)) {
+    if (auto number = port_number(wanted)) {
       // A number is probed as given, published or not (e.g. a node port the slice omits).
       ports.push_back(*number);
     } else {

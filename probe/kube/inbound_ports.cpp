@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <tuple>
 #include <variant>
@@ -13,15 +12,6 @@ namespace reachprobe::kube {
 namespace {
 
 constexpr std::uint16_t kKubeletPort = 10250;
-
-std::optional<std::uint16_t> as_number(const std::string& text) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(value);
-}
 
 struct Reference {
   InboundConsumer consumer;
@@ -59,7 +49,7 @@ const DiscoveredPort* service_port(const DiscoveredGroup& service, std::uint16_t
 }
 
 bool named(const std::string& target_port) {
-  return !target_port.empty() && !as_number(target_port);
+  return !target_port.empty() && !port_number(target_port);
 }
 
 // The port number of a Service port, or why there is none.
@@ -73,7 +63,7 @@ std::variant<std::uint16_t, std::string> resolve(const SetLookup& lookup,
   const DiscoveredPort* port = service_port(*group, ref.port);
   if (port == nullptr) return fmt::format("the Service {} has no TCP port {}", service, ref.port);
   if (port->target_port.empty()) return port->port;
-  if (auto number = as_number(port->target_port)) return *number;
+  if (auto number = port_number(port->target_port)) return *number;
   // A name: the slices publish the resolved number under the Service port's name.
   const DiscoveredSet* slices = lookup({Resource::EndpointSlices, ref.namespace_name, ref.service});
   if (slices == nullptr) {

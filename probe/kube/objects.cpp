@@ -29,15 +29,6 @@ std::variant<std::optional<bool>, std::string> bool_at(const pt::ptree& tree,
   return "'" + path + "' is not a boolean";
 }
 
-std::optional<std::uint16_t> port_number(const std::string& text) {
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(value);
-}
-
 bool is_ip(const std::string& text, bool v6) {
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(text, ec);
@@ -220,6 +211,15 @@ std::string_view kind_of(Resource resource) {
 }
 
 }  // namespace
+
+std::optional<std::uint16_t> port_number(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
 
 std::string_view kind_name(Resource resource) { return kind_of(resource); }
 

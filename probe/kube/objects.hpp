@@ -14,6 +14,10 @@
 
 namespace reachprobe::kube {
 
+// A port number as the API writes it in text (a targetPort, a target's `port:`): 1-65535,
+// digits only; nullopt for anything else, such as a port name.
+std::optional<std::uint16_t> port_number(std::string_view text);
+
 // The API objects a discovered target reads from: the EndpointSlices of a Service, or the
 // Service itself (its ClusterIP); for the ports the control plane calls on nodes, the
 // cluster-scoped webhook configurations and APIServices (their service references).

@@ -4,6 +4,7 @@
 
 #include "probe/check/hints.hpp"
 #include "probe/check/remediation.hpp"
+#include "tests/support/node_facts.hpp"
 
 namespace reachprobe {
 namespace {
@@ -12,17 +13,7 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-aws::NodeFacts facts() {
-  aws::NodeFacts f;
-  f.region = "eu-west-1";
-  f.instance_id = "i-0123456789abcdef0";
-  f.subnet_id = "subnet-0aa11bb22cc33dd44";
-  f.subnet_cidr = "10.0.0.0/20";
-  f.vpc_cidrs = {"10.0.0.0/16"};
-  f.security_groups = {{"sg-0a1b2c3d4e5f60718", "demo-node-20261130"},
-                       {"sg-0fedcba9876543210", "eks-cluster-sg-demo-1234567890"}};
-  return f;
-}
+aws::NodeFacts facts() { return test::demo_node_facts(); }
 
 CheckRow service_row(const std::string& service, const std::string& host,
                      const std::string& address, Outcome outcome = Outcome::Timeout) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "probe/check/remediation.hpp"
+#include "tests/support/node_facts.hpp"
 
 namespace reachprobe {
 namespace {
@@ -15,19 +16,7 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// A node in 10.0.0.0/20 of the VPC 10.0.0.0/16: its peers' subnets are /20s too.
-aws::NodeFacts facts() {
-  aws::NodeFacts f;
-  f.region = "eu-west-1";
-  f.instance_id = "i-0123456789abcdef0";
-  f.subnet_id = "subnet-0aa11bb22cc33dd44";
-  f.subnet_cidr = "10.0.0.0/20";
-  f.vpc_id = "vpc-0123abcd4567ef890";
-  f.vpc_cidrs = {"10.0.0.0/16"};
-  f.security_groups = {{"sg-0a1b2c3d4e5f60718", "demo-node-20261130"},
-                       {"sg-0fedcba9876543210", "eks-cluster-sg-demo-1234567890"}};
-  return f;
-}
+aws::NodeFacts facts() { return test::demo_node_facts(); }
 
 CheckRow row(const std::string& name, const std::string& address, std::uint16_t port,
              Outcome outcome) {

@@ -6,6 +6,8 @@
 #include <boost/property_tree/ptree.hpp>
 #include <sstream>
 
+#include "tests/support/node_facts.hpp"
+
 namespace reachprobe {
 namespace {
 
@@ -35,18 +37,7 @@ std::size_t count(const std::string& text, const std::string& part) {
   return n;
 }
 
-aws::NodeFacts facts() {
-  aws::NodeFacts f;
-  f.region = "eu-west-1";
-  f.availability_zone = "eu-west-1a";
-  f.instance_id = "i-0123456789abcdef0";
-  f.subnet_id = "subnet-0aa11bb22cc33dd44";
-  f.vpc_id = "vpc-0123abcd4567ef890";
-  f.vpc_cidrs = {"10.0.0.0/16"};
-  f.security_groups = {{"sg-0a1b2c3d4e5f60718", "demo-node-20261130"},
-                       {"sg-0fedcba9876543210", "eks-cluster-sg-demo-1234567890"}};
-  return f;
-}
+aws::NodeFacts facts() { return test::demo_node_facts(); }
 
 // A row of a target of `type` to host:port that ended in `outcome`, contacting `address`.
 CheckRow row(const std::string& name, ProbeType type, const std::string& host, std::uint16_t port,

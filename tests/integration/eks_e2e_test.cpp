@@ -50,6 +50,7 @@
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/podman.hpp"
+#include "tests/support/port_free.hpp"
 #include "tests/support/rbac_policy.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
@@ -67,16 +68,6 @@ const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
 const std::string kStsName = "sts.ap-southeast-1.amazonaws.com";  // the region IMDS names
 const std::string kToken = "reachprobe-service-account-token";
 constexpr auto kInterval = 2s;  // REACHPROBE_INTERVAL of the `run` tests
-
-bool port_free(std::uint16_t port) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io);
-  boost::system::error_code ec;
-  a.open(boost::asio::ip::tcp::v4(), ec);
-  a.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
-  a.bind({boost::asio::ip::tcp::v4(), port}, ec);
-  return !ec;
-}
 
 // What a rendering of the manifests ships: the config, the environment the DaemonSet
 // gives its container (envFrom the ConfigMap; env from the downward API, as NAME and

@@ -26,6 +26,7 @@
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/port_free.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/wait.hpp"
@@ -37,16 +38,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kBinary = REACHPROBE_BINARY;
-
-bool port_free(std::uint16_t port) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io);
-  boost::system::error_code ec;
-  a.open(boost::asio::ip::tcp::v4(), ec);
-  a.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
-  a.bind({boost::asio::ip::tcp::v4(), port}, ec);
-  return !ec;
-}
 
 TEST(InboundBinaryTest, CheckShowsTheDroppedWebhookPortAndTheRuleToAdd) {
   if (auto why = netns_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;

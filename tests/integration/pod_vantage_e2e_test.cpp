@@ -33,6 +33,7 @@
 #include "tests/support/fake_imds.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/port_free.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tests/support/wait.hpp"
@@ -47,16 +48,6 @@ const std::string kBinary = REACHPROBE_BINARY;
 const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
 const std::string kToken = "reachprobe-service-account-token";
 const std::string kNamespace = "reachprobe";
-
-bool port_free(std::uint16_t port) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io);
-  boost::system::error_code ec;
-  a.open(boost::asio::ip::tcp::v4(), ec);
-  a.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
-  a.bind({boost::asio::ip::tcp::v4(), port}, ec);
-  return !ec;
-}
 
 void must(const std::vector<std::string>& argv) {
   auto r = run_command(argv, 10s);

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "probe/probers/dns.hpp"
+#include "tests/probers/dns_prober_test.hpp"
 #include "tests/probers/dns_test_helpers.hpp"
 #include "tests/support/dns_responder.hpp"
 
@@ -17,17 +18,7 @@ using namespace std::chrono_literals;
 using test::DnsRule;
 using namespace dns_test;
 
-class DnsParallelTest : public ::testing::Test {
- protected:
-  asio::io_context io;
-  test::DnsResponder dns;
-  TempFile resolv_conf{"options ndots:1\n"};
-  DnsProber prober{io, settings({dns.server()}, resolv_conf.path()), "node-a"};
-
-  ProbeResult probe(std::shared_ptr<Target> target) {
-    return probe_once(io, prober, endpoint_of(std::move(target)));
-  }
-};
+class DnsParallelTest : public DnsProberTest {};
 
 TEST_F(DnsParallelTest, BothQueriesLeaveOneSocketAndAnEmptyAaaaIsFine) {
   dns.set("kubernetes.default.svc.cluster.test", DnsRule::answer({"198.18.0.1"}));

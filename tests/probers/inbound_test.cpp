@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <filesystem>
 
+#include "tests/support/apiserver_probe_test.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/netns.hpp"
@@ -34,41 +35,9 @@ bool has(const std::string& text, const std::string& part) {
 
 // reachprobe on "the node" (this process's namespace) and a stand-in API server that dials
 // back to it: on loopback here, from a control-plane namespace in the netns tests below.
-class InboundTest : public ::testing::Test {
+class InboundTest : public test::ApiServerProbeTest {
  protected:
-  InboundTest() {
-    test::write_file(dir_ / "ca.crt", pki_.ca_pem());
-    test::write_file(dir_ / "token", "reachprobe-service-account-token\n");
-    resolver_ = std::make_shared<dns::Resolver>(io_, dns::ResolverOptions{});
-  }
-
-  FakeApiServerOptions apiserver_options(const std::string& listen = "127.0.0.1") {
-    FakeApiServerOptions o;
-    o.certificate = pki_.issue({listen});
-    o.listen_address = listen;
-    return o;
-  }
-  KubernetesApi api(const FakeApiServer& server) const {
-    return KubernetesApi{server.url(), (dir_ / "token").string(), (dir_ / "ca.crt").string(),
-                         "monitoring", "reachprobe-x7k2p"};
-  }
-  ProbeResult probe(Prober& prober, ProbeType type, const std::string& pod_ip, std::uint16_t port,
-                    Duration timeout = 3s) {
-    auto t = std::make_shared<Target>();
-    t->name = type == ProbeType::Inbound ? "webhook-inbound" : "kubelet-inbound";
-    t->type = type;
-    t->hosts = {pod_ip};
-    t->ports = {port};
-    t->interval = 10s;
-    t->timeout = timeout;
-    auto endpoints = expand_endpoints({t});
-    return test::probe_once(io_, prober, endpoints.front());
-  }
-
-  asio::io_context io_;
-  test::TestPki pki_;
-  test::TempDir dir_{"inbound_test"};
-  std::shared_ptr<dns::Resolver> resolver_;
+  InboundTest() : ApiServerProbeTest("inbound_test") {}
 };
 
 TEST_F(InboundTest, TheControlPlaneReachesTheListenerThroughThePodProxy) {

@@ -12,6 +12,7 @@
 #include "probe/check/hints.hpp"
 #include "probe/check/remediation.hpp"
 #include "probe/probers/inbound.hpp"
+#include "tests/support/apiserver_probe_test.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/netns.hpp"
@@ -86,43 +87,18 @@ TEST(ProxyErrors, EachGoAndEksTextHasItsOutcomeAndFinding) {
   EXPECT_FALSE(classify_proxy_error("pods \"x\" not found"));
 }
 
-class ProxyErrorTest : public ::testing::Test {
+// A probe's row as check prints it: the result and the hint it gets.
+class ProxyErrorTest : public test::ApiServerProbeTest {
  protected:
-  ProxyErrorTest() {
-    test::write_file(dir_ / "ca.crt", pki_.ca_pem());
-    test::write_file(dir_ / "token", "reachprobe-service-account-token\n");
-    resolver_ = std::make_shared<dns::Resolver>(io_, dns::ResolverOptions{});
-  }
+  ProxyErrorTest() : ApiServerProbeTest("kubernetes_test") {}
 
-  FakeApiServerOptions apiserver_options(const std::string& listen = "127.0.0.1") {
-    FakeApiServerOptions o;
-    o.certificate = pki_.issue({listen});
-    o.listen_address = listen;
-    return o;
-  }
-  KubernetesApi api(const FakeApiServer& server) const {
-    return KubernetesApi{server.url(), (dir_ / "token").string(), (dir_ / "ca.crt").string(),
-                         "monitoring", "reachprobe-x7k2p"};
-  }
-  CheckRow probe(Prober& prober, ProbeType type, const std::string& pod_ip, std::uint16_t port,
-                 Duration timeout = 3s) {
-    auto t = std::make_shared<Target>();
-    t->name = type == ProbeType::Inbound ? "webhook-inbound" : "kubelet-inbound";
-    t->type = type;
-    t->hosts = {pod_ip};
-    t->ports = {port};
-    t->interval = 10s;
-    t->timeout = timeout;
-    auto endpoint = expand_endpoints({t}).front();
+  CheckRow probe_row(Prober& prober, ProbeType type, const std::string& pod_ip, std::uint16_t port,
+                     Duration timeout = 3s) {
+    auto endpoint = this->endpoint(type, pod_ip, port, timeout);
     CheckRow row{endpoint, test::probe_once(io_, prober, endpoint), {}};
     row.hint = hint_for(row.endpoint, row.result);
     return row;
   }
-
-  asio::io_context io_;
-  test::TestPki pki_;
-  test::TempDir dir_{"kubernetes_test"};
-  std::shared_ptr<dns::Resolver> resolver_;
 };
 
 TEST_F(ProxyErrorTest, AddressNotAllowedIsNoRouteIntoThePodNetworkAndNoSecurityGroupRule) {
@@ -130,7 +106,7 @@ TEST_F(ProxyErrorTest, AddressNotAllowedIsNoRouteIntoThePodNetworkAndNoSecurityG
   options.dial_allowed = [](const std::string&) { return false; };
   FakeApiServer apiserver(options);
   InboundProber inbound(io_, resolver_, api(apiserver));
-  auto row = probe(inbound, ProbeType::Inbound, "127.0.0.1", test::free_tcp_port());
+  auto row = probe_row(inbound, ProbeType::Inbound, "127.0.0.1", test::free_tcp_port());
   EXPECT_EQ(row.result.outcome, Outcome::Unreachable) << row.result.message;
   EXPECT_EQ(row.result.finding, Finding::ControlPlaneCannotRoute);
   EXPECT_TRUE(has(row.result.message, "Address is not allowed")) << row.result.message;
@@ -138,7 +114,7 @@ TEST_F(ProxyErrorTest, AddressNotAllowedIsNoRouteIntoThePodNetworkAndNoSecurityG
   EXPECT_FALSE(has(row.hint, "security group for TCP")) << row.hint;
 
   KubeletProber kubelet(resolver_, api(apiserver));
-  auto kubelet_row = probe(kubelet, ProbeType::Kubelet, "127.0.0.1", 10250);
+  auto kubelet_row = probe_row(kubelet, ProbeType::Kubelet, "127.0.0.1", 10250);
   EXPECT_EQ(kubelet_row.result.outcome, Outcome::Unreachable) << kubelet_row.result.message;
   EXPECT_EQ(kubelet_row.result.finding, Finding::ControlPlaneCannotRoute);
 
@@ -155,7 +131,7 @@ TEST_F(ProxyErrorTest, NoResponseHeadersMeansThePathIsOpenAndTheServerSilent) {
   options.response_header_timeout = 300ms;
   FakeApiServer apiserver(options);
   InboundProber inbound(io_, resolver_, api(apiserver));
-  auto row = probe(inbound, ProbeType::Inbound, "127.0.0.1", silent.local_endpoint().port());
+  auto row = probe_row(inbound, ProbeType::Inbound, "127.0.0.1", silent.local_endpoint().port());
   EXPECT_EQ(row.result.outcome, Outcome::Timeout) << row.result.message;
   EXPECT_EQ(row.result.finding, Finding::NoResponseHeaders);
   EXPECT_TRUE(has(row.result.message, "Client.Timeout exceeded while awaiting headers"))
@@ -185,7 +161,7 @@ TEST_F(ProxyErrorTest, ContextDeadlineExceededDuringADroppedDialKeepsTheSecurity
       "table inet sg {\n chain output { type filter hook output priority 0; "
       "tcp dport " +
       std::to_string(port) + " drop; }\n}\n");
-  auto row = probe(inbound, ProbeType::Inbound, control_plane.gateway_address(), port);
+  auto row = probe_row(inbound, ProbeType::Inbound, control_plane.gateway_address(), port);
   EXPECT_EQ(row.result.outcome, Outcome::Timeout) << row.result.message;
   EXPECT_EQ(row.result.finding, Finding::None);
   EXPECT_TRUE(has(row.result.message, "context deadline exceeded")) << row.result.message;
