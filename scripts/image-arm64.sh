@@ -104,11 +104,12 @@ if [[ $status -ne 1 ]] || ! refused_three "$out"; then
 fi
 
 step "one tag for both: manifest list $tag"
-"${podman[@]}" image exists reachprobe:dev || ./scripts/image.sh >/dev/null
+# The amd64 image of the same tree (build/reachprobe), not whatever reachprobe:dev was before.
+./scripts/image.sh >/dev/null
 "${podman[@]}" manifest rm "$tag" >/dev/null 2>&1 || true
 "${podman[@]}" manifest create "$tag" >/dev/null
 "${podman[@]}" manifest add "$tag" containers-storage:localhost/reachprobe:dev >/dev/null
-"${podman[@]}" manifest add "$tag" "containers-storage:$arm_tag" >/dev/null
+"${podman[@]}" manifest add "$tag" "containers-storage:localhost/${arm_tag#localhost/}" >/dev/null
 "${podman[@]}" manifest inspect "$tag"
 rm -rf build-image/oci
 "${podman[@]}" manifest push --all "$tag" oci:build-image/oci:"${tag##*:}" >&2
