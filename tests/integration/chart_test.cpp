@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "probe/config/env_expand.hpp"
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/helm.hpp"
 #include "tests/support/rbac_policy.hpp"
@@ -24,8 +25,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 const std::string kChart = kSourceDir + "/deploy/helm/reachprobe";
 const std::string kKubePrometheusStackValues =
     kSourceDir + "/deploy/helm/values-kube-prometheus-stack.yaml";

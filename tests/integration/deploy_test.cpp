@@ -19,6 +19,7 @@
 #include "probe/check/remediation.hpp"
 #include "probe/config/config.hpp"
 #include "probe/config/env_expand.hpp"
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/fake_imds.hpp"
 #include "tests/support/helm.hpp"
@@ -31,8 +32,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

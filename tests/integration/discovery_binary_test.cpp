@@ -10,6 +10,7 @@
 #include <iostream>
 #include <list>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/exposition.hpp"
@@ -25,7 +26,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 
 class DiscoveryBinaryTest : public ::testing::Test {
  protected:

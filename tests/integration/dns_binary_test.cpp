@@ -13,6 +13,7 @@
 #include <set>
 
 #include "tests/probers/dns_test_helpers.hpp"
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dnsmasq.hpp"
 #include "tests/support/exposition.hpp"
@@ -25,7 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 const std::string kPodsName = "alertmanager-operated.monitoring.svc.cluster.test";
 
 class DnsBinaryTest : public ::testing::Test {

@@ -41,6 +41,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dnsmasq.hpp"
 #include "tests/support/exposition.hpp"
@@ -63,8 +64,8 @@ using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 namespace fs = std::filesystem;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 const std::string kStsName = "sts.ap-southeast-1.amazonaws.com";  // the region IMDS names
 const std::string kToken = "reachprobe-service-account-token";
 constexpr auto kInterval = 2s;  // REACHPROBE_INTERVAL of the `run` tests

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/netns.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 // Where the image keeps the example configs (`cmake --install` with prefix /usr/local).
 const std::string kExamples = "/usr/local/share/doc/reachprobe/examples";
 

@@ -21,6 +21,7 @@
 #include <regex>
 #include <thread>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
@@ -37,7 +38,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 
 TEST(InboundBinaryTest, CheckShowsTheDroppedWebhookPortAndTheRuleToAdd) {
   if (auto why = netns_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;

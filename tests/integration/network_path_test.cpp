@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "probe/aws/node_facts.hpp"
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/fake_imds.hpp"
 #include "tests/support/netns.hpp"
@@ -26,7 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 constexpr int kSubnetBits = 28;  // 4 test hosts (/30 each) per "subnet"
 
 bool has(const std::string& text, const std::string& part) {

@@ -19,6 +19,7 @@
 #include <regex>
 #include <sstream>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dnsmasq.hpp"
 #include "tests/support/exposition.hpp"
@@ -34,8 +35,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 
 std::string drop_input(const std::string& match) {
   return "table inet security_group {\n chain input { type filter hook input priority 0; " + match +

@@ -27,6 +27,7 @@
 #include <memory>
 #include <sstream>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
@@ -44,8 +45,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 const std::string kToken = "reachprobe-service-account-token";
 const std::string kNamespace = "reachprobe";
 

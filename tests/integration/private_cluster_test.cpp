@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/fake_imds.hpp"
@@ -26,8 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 const std::string kEndpointName =
     "0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com";
 const std::string kDropTcp =

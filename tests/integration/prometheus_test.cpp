@@ -29,6 +29,7 @@
 #include <sstream>
 
 #include "probe/core/series_labels.hpp"
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/exposition.hpp"
@@ -46,8 +47,8 @@ namespace pt = boost::property_tree;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
@@ -22,7 +23,7 @@ namespace fs = std::filesystem;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 
 class ReloadTest : public ::testing::Test {
  protected:

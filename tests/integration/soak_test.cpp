@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/dns_responder.hpp"
 #include "tests/support/exposition.hpp"
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 
 // A sanitizer's report comes last in the daemon's log, after thousands of probe lines.
 std::string tail(const std::string& text, std::size_t bytes) {

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <regex>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/http_get.hpp"
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 
-const std::string kBinary = REACHPROBE_BINARY;
+const std::string kBinary = reachprobe_binary();
 
 // The servers of the STS and API-server cases, each failure mode on a port of its own.
 class TlsHttpBinaryTest : public ::testing::Test {

@@ -22,6 +22,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/build_paths.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/exposition.hpp"
 #include "tests/support/fake_apiserver.hpp"
@@ -39,8 +40,8 @@ using namespace std::chrono_literals;
 namespace pt = boost::property_tree;
 namespace fs = std::filesystem;
 
-const std::string kBinary = REACHPROBE_BINARY;
-const std::string kSourceDir = REACHPROBE_SOURCE_DIR;
+const std::string kBinary = reachprobe_binary();
+const std::string kSourceDir = source_dir();
 const std::string kToken = "reachprobe-service-account-token";
 constexpr auto kInterval = 3s;
 constexpr std::uint16_t kMetricsPort = 9754;  // in the node's namespace: nobody else's
