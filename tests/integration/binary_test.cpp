@@ -263,13 +263,13 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
   EXPECT_EQ(sample(body, "reachprobe_probe_success{dst=\"127.0.0.1:" +
                              std::to_string(closed_.port()) + "\",target=\"closed\",type=\"tcp\"}"),
             0.0);
-  EXPECT_GE(sample(body, "reachprobe_probes_total{dst=\"127.0.0.1:" +
-                             std::to_string(closed_.port()) +
-                             "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
-                .value_or(0),
-            1.0);
-  EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{dst=\"api.cluster.test.:" +
-                      open + "\",phase=\"dns\",target=\"named\",type=\"tcp\",vantage=\"node\"}"),
+  EXPECT_GE(
+      sample(body, "reachprobe_probes_total{dst=\"127.0.0.1:" + std::to_string(closed_.port()) +
+                       "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
+          .value_or(0),
+      1.0);
+  EXPECT_NE(body.find("reachprobe_probe_duration_seconds_count{dst=\"api.cluster.test.:" + open +
+                      "\",phase=\"dns\",target=\"named\",type=\"tcp\",vantage=\"node\"}"),
             std::string::npos)
       << "a named host has a dns phase";
   EXPECT_EQ(body.find("phase=\"connect\",target=\"open\""), std::string::npos)
@@ -288,8 +288,7 @@ TEST_F(BinaryTest, RunServesMetricsHealthAndReadinessAndStopsOnSigterm) {
   ASSERT_TRUE(wait_until(
       [&] {
         return sample(http_get("127.0.0.1", port, "/metrics").body,
-                      "reachprobe_probes_total{dst=\"127.0.0.1:" +
-                          std::to_string(closed_.port()) +
+                      "reachprobe_probes_total{dst=\"127.0.0.1:" + std::to_string(closed_.port()) +
                           "\",result=\"refused\",target=\"closed\",type=\"tcp\"}")
                    .value_or(0) >= 2;
       },
@@ -400,10 +399,9 @@ TEST_F(BinaryTest, RunsAsNobodyWithoutCapabilities) {
   ASSERT_TRUE(wait_until([&] { return http_get("127.0.0.1", port, "/readyz").status == 200; }, 5s))
       << daemon.stderr_text();
   const auto body = http_get("127.0.0.1", port, "/metrics").body;
-  EXPECT_EQ(
-      sample(body, "reachprobe_probe_success{dst=\"127.0.0.1:" + std::to_string(open_port()) +
-                       "\",group=\"control-plane\",target=\"open\",type=\"tcp\"}"),
-      1.0)
+  EXPECT_EQ(sample(body, "reachprobe_probe_success{dst=\"127.0.0.1:" + std::to_string(open_port()) +
+                             "\",group=\"control-plane\",target=\"open\",type=\"tcp\"}"),
+            1.0)
       << body;
   // The process really runs as nobody.
   std::ifstream status("/proc/" + std::to_string(daemon.pid()) + "/status");

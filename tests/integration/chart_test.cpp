@@ -193,10 +193,9 @@ std::set<Request> requests_of(const std::string& config_text, const std::vector<
     if (type == "inbound" && t["discover"] && t["discover"].IsScalar() &&
         t["discover"].as<std::string>() == "webhooks") {
       for (const char* verb : {"get", "list", "watch"}) {
-        for (const char* resource :
-             {"validatingwebhookconfigurations.admissionregistration.k8s.io",
-              "mutatingwebhookconfigurations.admissionregistration.k8s.io",
-              "apiservices.apiregistration.k8s.io"}) {
+        for (const char* resource : {"validatingwebhookconfigurations.admissionregistration.k8s.io",
+                                     "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                                     "apiservices.apiregistration.k8s.io"}) {
           used.insert({verb, resource, "", ""});
         }
       }
@@ -275,7 +274,8 @@ TEST(Rbac, TheShippedRolesAllowExactlyTheRequestsOfTheShippedConfig) {
   EXPECT_FALSE(policy.allowed("get", "secrets", "reachprobe"));
   EXPECT_FALSE(policy.allowed("get", "nodes/proxy", ""));
   EXPECT_FALSE(policy.allowed("get", "services", "kube-system", "kube-dns"));  // list/watch only
-  EXPECT_FALSE(policy.allowed("create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", ""));
+  EXPECT_FALSE(
+      policy.allowed("create", "mutatingwebhookconfigurations.admissionregistration.k8s.io", ""));
   // The namespaced Roles alone: exactly their namespaces and Service names.
   const auto roles = RbacPolicy::from_manifests(
       without_cluster_role_binding(read_file(kSourceDir + "/deploy/base/reachprobe.yaml")),

@@ -845,7 +845,8 @@ DaemonSetContainer daemonset_container(const std::string& rendered) {
   if (!pod) throw std::runtime_error("no DaemonSet in the manifests");
   DaemonSetContainer out;
   auto& run = out.run;
-  if (!pod["hostNetwork"].as<bool>(false)) throw std::runtime_error("the DaemonSet: no hostNetwork");
+  if (!pod["hostNetwork"].as<bool>(false))
+    throw std::runtime_error("the DaemonSet: no hostNetwork");
   run.network = "host";
   const auto pod_security = pod["securityContext"];
   const auto container = pod["containers"][0];
@@ -861,7 +862,8 @@ DaemonSetContainer daemonset_container(const std::string& rendered) {
   run.no_new_privileges = !security["allowPrivilegeEscalation"].as<bool>(true);
   if (security["privileged"].as<bool>(false)) throw std::runtime_error("privileged");
   if (security["capabilities"]["add"]) throw std::runtime_error("capabilities.add");
-  for (const auto& cap : security["capabilities"]["drop"]) run.cap_drop.push_back(cap.as<std::string>());
+  for (const auto& cap : security["capabilities"]["drop"])
+    run.cap_drop.push_back(cap.as<std::string>());
   std::string config_volume;
   for (const auto& volume : pod["volumes"]) {
     if (volume["configMap"]) config_volume = volume["name"].as<std::string>();

@@ -52,8 +52,9 @@ TEST_F(ImageTest, PrintsTheVersionOfTheBinaryItWasBuiltFrom) {
 }
 
 TEST_F(ImageTest, RunsAsUser65532WithATrustStore) {
-  auto run = locked_down({"-c", "id -u; id -g; grep -c 'BEGIN CERTIFICATE' "
-                                "/etc/ssl/certs/ca-certificates.crt"});
+  auto run = locked_down({"-c",
+                          "id -u; id -g; grep -c 'BEGIN CERTIFICATE' "
+                          "/etc/ssl/certs/ca-certificates.crt"});
   run.entrypoint = "/bin/sh";
   auto r = run_container(run, 120s);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -81,10 +82,9 @@ TEST_F(ImageTest, ChecksTheLoopbackConfigReadOnlyWithoutCapabilities) {
     results[row.get<std::string>("target") + " " + row.get<std::string>("endpoint")] =
         row.get<std::string>("result");
   }
-  const std::map<std::string, std::string> expected = {
-      {"self 127.0.0.1:9754", "refused"},
-      {"self-by-name localhost:9754", "refused"},
-      {"closed-port 127.0.0.1:1", "refused"}};
+  const std::map<std::string, std::string> expected = {{"self 127.0.0.1:9754", "refused"},
+                                                       {"self-by-name localhost:9754", "refused"},
+                                                       {"closed-port 127.0.0.1:1", "refused"}};
   EXPECT_EQ(results, expected) << r.out;
 }
 

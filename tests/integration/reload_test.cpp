@@ -58,9 +58,9 @@ class ReloadTest : public ::testing::Test {
   std::string metrics() { return http_get("127.0.0.1", listen_, "/metrics").body; }
 
   double ok_count(std::uint16_t port) {
-    return sample(metrics(),
-                  "reachprobe_probes_total{dst=\"127.0.0.1:" + std::to_string(port) +
-                      "\",result=\"ok\",target=\"t" + std::to_string(port) + "\",type=\"tcp\"}")
+    return sample(metrics(), "reachprobe_probes_total{dst=\"127.0.0.1:" + std::to_string(port) +
+                                 "\",result=\"ok\",target=\"t" + std::to_string(port) +
+                                 "\",type=\"tcp\"}")
         .value_or(-1);
   }
 

@@ -155,9 +155,9 @@ TEST_F(TlsHttpBinaryTest, RunExposesPhasesResultsAndCertificateExpiry) {
                              "/readyz\",result=\"bad_status\",target=\"apiserver-readyz\"";
   EXPECT_GE(sample(metrics, "reachprobe_probes_total{" + readyz + ",type=\"http\"}").value_or(0),
             1);
-  EXPECT_EQ(sample(metrics, "reachprobe_probe_success{dst=\"127.0.0.1:" +
-                                std::to_string(expired_.port()) +
-                                "\",target=\"sts-expired\",type=\"tls\"}"),
+  EXPECT_EQ(sample(metrics,
+                   "reachprobe_probe_success{dst=\"127.0.0.1:" + std::to_string(expired_.port()) +
+                       "\",target=\"sts-expired\",type=\"tls\"}"),
             std::optional<double>(0));
 
   const auto file = (dir_ / "metrics.txt").string();
