@@ -56,7 +56,7 @@ struct DnsExpect {
 // How many addresses of one answer a dns target with connect_port connects to when it has
 // no max_connect: a bound against the large headless Service nobody meant to fan out to
 // (1,500 addresses were 1,500 connects and series per node). Past it the node takes the
-// same rendezvous choice as with max_connect. Why 64: README, "Fan-out bound".
+// same rendezvous choice as with max_connect. Why 64: docs/configuration.md, "Fan-out bound".
 inline constexpr std::size_t kDefaultMaxConnect = 64;
 // The most max_connect may say: every address is a connect per interval and some 20 series
 // on every node that probes it.
