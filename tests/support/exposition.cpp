@@ -1,7 +1,10 @@
 #include "tests/support/exposition.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -9,18 +12,61 @@
 
 namespace reachprobe::test {
 
+namespace {
+
+// The first port of the kernel's ephemeral range: the ports it hands to bind(0) and to the
+// source side of connect().
+unsigned ephemeral_range_start() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned first = 0;
+  if (range >> first && first > 0) return first;
+  return 32768;
+}
+
+bool bindable(boost::asio::io_context& io, std::uint16_t port) {
+  boost::asio::ip::tcp::acceptor a(io);
+  boost::system::error_code ec;
+  a.open(boost::asio::ip::tcp::v4(), ec);
+  // As the daemon binds: SO_REUSEADDR, so a connection of an earlier test in TIME_WAIT on
+  // the port does not count as taken.
+  a.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+  a.bind({boost::asio::ip::make_address_v4("127.0.0.1"), port}, ec);
+  return !ec;
+}
+
+}  // namespace
+
 std::uint16_t free_tcp_port() {
   static std::mutex mutex;
   static std::set<std::uint16_t> handed_out;
+  std::lock_guard lock(mutex);
   boost::asio::io_context io;
+  // Below the ephemeral range: a port from inside it, released and later listened on, could
+  // meanwhile become the source port of any connection on the machine, or the port of the
+  // next listener a test opens on port 0 (the daemon then failed to start, "bind: Address
+  // already in use"). Ports below it are handed out by nobody; the start depends on the PID
+  // so that two test processes rarely walk the same ports.
+  constexpr unsigned first = 20000;
+  const unsigned end = ephemeral_range_start();
+  if (end > first + 1000) {
+    const unsigned span = end - first;
+    const unsigned start = static_cast<unsigned>(getpid()) * 7919u % span;
+    for (unsigned i = 0; i < span; ++i) {
+      const auto port = static_cast<std::uint16_t>(first + (start + i) % span);
+      if (handed_out.count(port) == 0 && bindable(io, port)) {
+        handed_out.insert(port);
+        return port;
+      }
+    }
+  }
+  // An ephemeral range that starts low leaves no such ports: take one the kernel picks.
   for (int attempt = 0; attempt < 1000; ++attempt) {
     boost::asio::ip::tcp::acceptor a(
         io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
     const auto port = a.local_endpoint().port();
-    std::lock_guard lock(mutex);
     if (handed_out.insert(port).second) return port;
   }
-  throw std::runtime_error("free_tcp_port: the kernel kept handing out ports already used");
+  throw std::runtime_error("free_tcp_port: no loopback port left that was not handed out");
 }
 
 namespace {

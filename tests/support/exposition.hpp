@@ -8,10 +8,11 @@
 
 namespace reachprobe::test {
 
-// A loopback TCP port that was free a moment ago (bound to port 0, then released), for a
-// daemon under test to listen on. Never the same port twice in one process: the kernel may
-// hand a just-released port out again, and a test that takes several (a listen port and the
-// ports it probes) must get distinct ones (CI once got a "duplicate port" config that way).
+// A loopback TCP port that nothing holds, below the kernel's ephemeral range (so no bind(0)
+// and no outgoing connection takes it before the daemon under test listens there). Never the
+// same port twice in one process: a test that takes several (a listen port and the ports it
+// probes) must get distinct ones, and the sanitizer runs keep a whole test binary in one
+// process.
 std::uint16_t free_tcp_port();
 
 // A loopback TCP port where nothing listens, for as long as this object lives: a socket is

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <fstream>
 #include <set>
 #include <vector>
 
@@ -18,6 +21,26 @@ TEST(FreeTcpPort, NeverHandsOutTheSamePortTwice) {
     const auto port = free_tcp_port();
     EXPECT_NE(port, 0);
     EXPECT_TRUE(seen.insert(port).second) << "port " << port << " handed out twice, call " << i;
+  }
+}
+
+// The daemon under test failed to start once ("bind: Address already in use"): the port
+// handed out had been released into the kernel's ephemeral range, and a listener on port 0
+// took it first. Ports below that range are never handed out by the kernel.
+TEST(FreeTcpPort, IsBelowTheEphemeralRangeAndListenable) {
+  unsigned ephemeral_start = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_start;
+  if (ephemeral_start <= 21000) {
+    GTEST_SKIP() << "the ephemeral range starts at " << ephemeral_start
+                 << ": no room below it, free_tcp_port takes kernel-picked ports";
+  }
+  boost::asio::io_context io;
+  for (int i = 0; i < 20; ++i) {
+    const auto port = free_tcp_port();
+    EXPECT_GE(port, 20000);
+    EXPECT_LT(port, ephemeral_start);
+    boost::asio::ip::tcp::acceptor listener(io, {boost::asio::ip::make_address("127.0.0.1"), port});
+    EXPECT_TRUE(listener.is_open()) << port;
   }
 }
 
