@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/port_free.hpp"
+
 namespace reachprobe::test {
 
 namespace {
@@ -23,24 +25,12 @@ unsigned ephemeral_range_start() {
   return 32768;
 }
 
-bool bindable(boost::asio::io_context& io, std::uint16_t port) {
-  boost::asio::ip::tcp::acceptor a(io);
-  boost::system::error_code ec;
-  a.open(boost::asio::ip::tcp::v4(), ec);
-  // As the daemon binds: SO_REUSEADDR, so a connection of an earlier test in TIME_WAIT on
-  // the port does not count as taken.
-  a.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
-  a.bind({boost::asio::ip::make_address_v4("127.0.0.1"), port}, ec);
-  return !ec;
-}
-
 }  // namespace
 
 std::uint16_t free_tcp_port() {
   static std::mutex mutex;
   static std::set<std::uint16_t> handed_out;
   std::lock_guard lock(mutex);
-  boost::asio::io_context io;
   // Below the ephemeral range: a port from inside it, released and later listened on, could
   // meanwhile become the source port of any connection on the machine, or the port of the
   // next listener a test opens on port 0 (the daemon then failed to start, "bind: Address
@@ -53,13 +43,14 @@ std::uint16_t free_tcp_port() {
     const unsigned start = static_cast<unsigned>(getpid()) * 7919u % span;
     for (unsigned i = 0; i < span; ++i) {
       const auto port = static_cast<std::uint16_t>(first + (start + i) % span);
-      if (handed_out.count(port) == 0 && bindable(io, port)) {
+      if (handed_out.count(port) == 0 && port_free(port)) {
         handed_out.insert(port);
         return port;
       }
     }
   }
   // An ephemeral range that starts low leaves no such ports: take one the kernel picks.
+  boost::asio::io_context io;
   for (int attempt = 0; attempt < 1000; ++attempt) {
     boost::asio::ip::tcp::acceptor a(
         io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));

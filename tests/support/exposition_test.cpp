@@ -39,8 +39,12 @@ TEST(FreeTcpPort, IsBelowTheEphemeralRangeAndListenable) {
     const auto port = free_tcp_port();
     EXPECT_GE(port, 20000);
     EXPECT_LT(port, ephemeral_start);
-    boost::asio::ip::tcp::acceptor listener(io, {boost::asio::ip::make_address("127.0.0.1"), port});
-    EXPECT_TRUE(listener.is_open()) << port;
+    boost::asio::ip::tcp::acceptor listener(io);
+    boost::system::error_code ec;
+    listener.open(boost::asio::ip::tcp::v4(), ec);
+    listener.bind({boost::asio::ip::make_address_v4("127.0.0.1"), port}, ec);
+    if (!ec) listener.listen(boost::asio::socket_base::max_listen_connections, ec);
+    EXPECT_FALSE(ec) << "port " << port << ": " << ec.message();
   }
 }
 

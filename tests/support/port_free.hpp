@@ -6,8 +6,9 @@
 
 namespace reachprobe::test {
 
-// Whether a fixed port (a webhook's 9443, say) can be bound on all addresses right now: the
-// tests that need that very port skip when something on the machine holds it.
+// Whether a port can be bound on all addresses right now: the tests that need a fixed port (a
+// webhook's 9443, say) skip when something on the machine holds it, and free_tcp_port
+// (exposition.hpp) hands out only such ports.
 inline bool port_free(std::uint16_t port) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor a(io);
