@@ -76,6 +76,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
     dup2(err, STDERR_FILENO);
     const int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    // Only stdin, stdout and stderr go to the child. Asio opens sockets without CLOEXEC, so
+    // the child would otherwise hold the test's listeners and stand-in servers open: a port
+    // the test closes would still accept, and the child's descriptor count includes them.
+    close_range(3, ~0U, 0);
     // A test process that crashes or is killed must not leave its children behind.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     execve(args[0], args.data(), env.data());
