@@ -351,7 +351,8 @@ TEST_F(InboundTest, TheKubeletPathIsTheApiServersLogRequest) {
     EXPECT_EQ(apiserver.requests().at(0),
               "/api/v1/namespaces/monitoring/pods/reachprobe-x7k2p/log?tailLines=1");
   }
-  kubelet_listener.close();
+  test::ClosedTcpPort closed_kubelet;
+  options.kubelet_port = closed_kubelet.port();
   FakeApiServer apiserver(options);
   KubeletProber prober(resolver_, api(apiserver));
   auto r = probe(prober, ProbeType::Kubelet, "127.0.0.1", 10250);

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tests/support/dns_responder.hpp"
+#include "tests/support/exposition.hpp"
 #include "tests/support/run_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_pki.hpp"
@@ -177,10 +178,8 @@ TEST_F(TlsProberTest, APlainHttpPortIsATlsErrorSayingItIsNotTls) {
 }
 
 TEST_F(TlsProberTest, ARefusedPortIsRefusedBeforeAnyTls) {
-  tcp::acceptor closed(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  const auto port = closed.local_endpoint().port();
-  closed.close();
-  auto r = probe("127.0.0.1", port, trusting_test_ca());
+  test::ClosedTcpPort closed;
+  auto r = probe("127.0.0.1", closed.port(), trusting_test_ca());
   EXPECT_EQ(r.outcome, Outcome::Refused);
   EXPECT_FALSE(r.phase(Phase::Tls));
 }
