@@ -426,7 +426,7 @@ TEST(AlertRules, PromtoolChecksAndUnitTestsPass) {
   const auto dir = kSourceDir + "/deploy/prometheus";
   auto check = run_command({"promtool", "check", "rules", dir + "/reachprobe-rules.yaml"}, 60s);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-  EXPECT_NE(check.out.find("SUCCESS: 16 rules found"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("SUCCESS: 17 rules found"), std::string::npos) << check.out;
   auto test = run_command({"promtool", "test", "rules", dir + "/reachprobe-rules.test.yaml"}, 60s);
   EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
   EXPECT_NE(test.out.find("SUCCESS"), std::string::npos) << test.out;
@@ -440,7 +440,7 @@ TEST(AlertRules, EveryAlertHasAUnitTestFiringAndNotFiring) {
   for (std::sregex_iterator it(rules.begin(), rules.end(), alert_re), end; it != end; ++it) {
     alerts.insert((*it)[1]);
   }
-  EXPECT_EQ(alerts.size(), 14u);
+  EXPECT_EQ(alerts.size(), 15u);
   for (const auto& a : alerts) {
     // A check expecting no alert, and one expecting this alert with its labels.
     EXPECT_TRUE(std::regex_search(tests, std::regex("alertname: " + a + "\n *exp_alerts: \\[\\]")))
@@ -493,7 +493,7 @@ TEST(AlertRules, EveryRunbookUrlPointsAtARunbookOfThatAlert) {
           << name << ": no '## " << name << "' in docs/runbooks.md";
     }
   }
-  EXPECT_EQ(alerts, 14u);
+  EXPECT_EQ(alerts, 15u);
   // Every runbook says how to run `check` in the reachprobe pod of the node.
   const auto runbooks = read_file(kSourceDir + "/docs/runbooks.md");
   EXPECT_NE(runbooks.find("kubectl -n reachprobe get pod --field-selector spec.nodeName="),
