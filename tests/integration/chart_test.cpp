@@ -544,6 +544,62 @@ TEST(Chart, KubePrometheusStackObjectsComeWithItsValuesOnly) {
   EXPECT_EQ(custom_cm["metadata"]["annotations"]["grafana_folder"].as<std::string>(""), "Network");
 }
 
+TEST(Chart, RunbookUrlAndAdditionalRuleLabelsReachEveryAlertAndNothingElse) {
+  SKIP_WITHOUT_HELM();
+  const std::string rule_values = "kubePrometheusStack.prometheusRule.";
+  const std::string runbooks = "https://wiki.example.test/network/reachprobe-runbooks";
+  const auto rendered =
+      render({"--set", rule_values + "enabled=true," + rule_values + "runbookUrl=" + runbooks +
+                           "," + rule_values + "additionalRuleLabels.team=platform," + rule_values +
+                           "additionalRuleLabels.escalation=a$1b"});
+  const auto groups = rendered.of_kind("PrometheusRule").at(0)["spec"]["groups"];
+  const auto source =
+      YAML::LoadFile(kSourceDir + "/deploy/prometheus/reachprobe-rules.yaml")["groups"];
+  ASSERT_EQ(groups.size(), source.size());
+  std::size_t alerts = 0;
+  std::size_t records = 0;
+  for (std::size_t g = 0; g < source.size(); ++g) {
+    ASSERT_EQ(groups[g]["rules"].size(), source[g]["rules"].size());
+    for (std::size_t r = 0; r < source[g]["rules"].size(); ++r) {
+      const auto got = groups[g]["rules"][r];
+      const auto want = source[g]["rules"][r];
+      if (!want["alert"]) {
+        ++records;
+        EXPECT_EQ(YAML::Dump(got), YAML::Dump(want)) << "a recording rule is changed";
+        continue;
+      }
+      ++alerts;
+      const auto name = want["alert"].as<std::string>();
+      auto anchor = name;
+      std::transform(anchor.begin(), anchor.end(), anchor.begin(), ::tolower);
+      EXPECT_EQ(got["expr"].as<std::string>(), want["expr"].as<std::string>()) << name;
+      EXPECT_EQ(got["annotations"]["runbook_url"].as<std::string>(""), runbooks + "#" + anchor);
+      EXPECT_EQ(got["annotations"]["summary"].as<std::string>(),
+                want["annotations"]["summary"].as<std::string>())
+          << name;
+      EXPECT_EQ(got["labels"]["severity"].as<std::string>(""),
+                want["labels"]["severity"].as<std::string>())
+          << name;
+      EXPECT_EQ(got["labels"]["team"].as<std::string>(""), "platform") << name;
+      EXPECT_EQ(got["labels"]["escalation"].as<std::string>(""), "a$1b") << name;
+      EXPECT_EQ(got["labels"].size(), want["labels"].size() + 2) << name;
+    }
+  }
+  EXPECT_GE(alerts, 10u);
+  EXPECT_GE(records, 2u);
+
+  // Helm stops at a name Prometheus would reject, and at the alerts' own severity.
+  for (const auto& [label, error] : std::vector<std::pair<std::string, std::string>>{
+           {"team-name", "\"team-name\" is not a Prometheus label name"},
+           {"severity", "severity is each alert's own"}}) {
+    const auto bad =
+        helm_template(kSourceDir, {"--set", rule_values + "enabled=true," + rule_values +
+                                                "additionalRuleLabels." + label + "=x"});
+    EXPECT_NE(bad.exit_code, 0) << label;
+    EXPECT_NE(bad.err.find(error), std::string::npos) << bad.err;
+  }
+}
+
 TEST(Chart, SchedulesOnLinuxNodesThatRunDaemonSetsWhateverTheirTaints) {
   SKIP_WITHOUT_HELM();
   const auto pod = render().of_kind("DaemonSet").at(0)["spec"]["template"]["spec"];
