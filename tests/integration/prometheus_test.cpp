@@ -517,7 +517,7 @@ TEST_F(PrometheusProof, TargetsUpAlertsFireAndEveryDashboardQueryReturnsData) {
             }
           }
         }
-        return n == 17 && unhealthy.empty();
+        return n == 20 && unhealthy.empty();
       },
       20s, 250ms);
   EXPECT_TRUE(healthy) << unhealthy;
